@@ -1,0 +1,23 @@
+/*
+ * The danemta command: one file per subcommand, each exporting
+ * cmd_<name>(argc, argv) with argv[0] the subcommand name, returning an
+ * exit status from sysexits.h (EX_OK, EX_USAGE, ...).
+ */
+#ifndef DANEMTA_CLI_H
+#define DANEMTA_CLI_H
+
+#include <sysexits.h>
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+/* The table in main.c, ending with a NULL name. */
+extern const struct cli_command cli_commands[];
+
+#endif
