@@ -34,8 +34,8 @@ strlcat(char *dst, const char *src, size_t dstsize)
 }
 
 long long
-strtonum(const char *nptr, long long minval, long long maxval,
-    const char **errstr)
+strtonum(
+    const char *nptr, long long minval, long long maxval, const char **errstr)
 {
 	long long v;
 	char *end;

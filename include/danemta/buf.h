@@ -19,8 +19,8 @@ struct rbuf {
 void rbuf_init(struct rbuf *rb, const void *data, size_t len);
 size_t rbuf_left(const struct rbuf *rb);
 int rbuf_get_u8(struct rbuf *rb, uint8_t *v);
-int rbuf_get_u16(struct rbuf *rb, uint16_t *v);	/* network order */
-int rbuf_get_u32(struct rbuf *rb, uint32_t *v);	/* network order */
+int rbuf_get_u16(struct rbuf *rb, uint16_t *v); /* network order */
+int rbuf_get_u32(struct rbuf *rb, uint32_t *v); /* network order */
 /* Borrow n bytes: *p points into the buffer. */
 int rbuf_get_ref(struct rbuf *rb, size_t n, const uint8_t **p);
 int rbuf_skip(struct rbuf *rb, size_t n);
@@ -34,8 +34,8 @@ struct wbuf {
 };
 
 void wbuf_init(struct wbuf *wb, size_t max);
-void wbuf_clear(struct wbuf *wb);	/* frees the storage */
-void wbuf_reset(struct wbuf *wb);	/* keeps the storage, len = 0 */
+void wbuf_clear(struct wbuf *wb); /* frees the storage */
+void wbuf_reset(struct wbuf *wb); /* keeps the storage, len = 0 */
 int wbuf_add(struct wbuf *wb, const void *p, size_t n);
 int wbuf_addc(struct wbuf *wb, uint8_t c);
 int wbuf_addstr(struct wbuf *wb, const char *s);

@@ -7,21 +7,21 @@
 
 enum err_code {
 	ERR_OK = 0,
-	ERR_FORMAT,	/* malformed input */
-	ERR_TRUNCATED,	/* input ended before a field did */
-	ERR_TOOBIG,	/* input over a named limit */
-	ERR_RANGE,	/* a value out of its allowed range */
-	ERR_NOTFOUND,	/* no such thing */
-	ERR_IO,		/* an operating system call failed; see errno */
-	ERR_DNS,	/* the resolver failed */
-	ERR_TIMEOUT,	/* a deadline passed */
-	ERR_TLS,	/* TLS library failure */
-	ERR_CRYPTO,	/* libcrypto failure (key, certificate, digest) */
-	ERR_UNSUPPORTED,	/* valid but not supported here */
-	ERR_STATE,	/* called at the wrong time */
-	ERR_USAGE,	/* bad argument from the caller */
-	ERR_PROTO,	/* a peer broke its protocol */
-	ERR_CLOSED,	/* the peer closed the connection */
+	ERR_FORMAT,	 /* malformed input */
+	ERR_TRUNCATED,	 /* input ended before a field did */
+	ERR_TOOBIG,	 /* input over a named limit */
+	ERR_RANGE,	 /* a value out of its allowed range */
+	ERR_NOTFOUND,	 /* no such thing */
+	ERR_IO,		 /* an operating system call failed; see errno */
+	ERR_DNS,	 /* the resolver failed */
+	ERR_TIMEOUT,	 /* a deadline passed */
+	ERR_TLS,	 /* TLS library failure */
+	ERR_CRYPTO,	 /* libcrypto failure (key, certificate, digest) */
+	ERR_UNSUPPORTED, /* valid but not supported here */
+	ERR_BADSTATE,	 /* called at the wrong time */
+	ERR_USAGE,	 /* bad argument from the caller */
+	ERR_PROTO,	 /* a peer broke its protocol */
+	ERR_CLOSED,	 /* the peer closed the connection */
 	ERR__COUNT
 };
 

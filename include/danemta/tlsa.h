@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 
 #define TLSA_RRTYPE 52
-#define TLSA_RDATA_MAX 65535	/* a DNS RDATA can be no longer */
-#define TLSA_RRSET_MAX 64	/* records per RRset we accept */
+#define TLSA_RDATA_MAX 65535 /* a DNS RDATA can be no longer */
+#define TLSA_RRSET_MAX 64    /* records per RRset we accept */
 #define TLSA_TEXT_MAX (2 * TLSA_RDATA_MAX + 256)
 
 enum tlsa_usage {
@@ -56,18 +56,18 @@ struct tlsa_rr {
  */
 enum tlsa_verdict {
 	TLSA_USABLE = 0,
-	TLSA_UNUSABLE_PKIX_USAGE,	/* usage 0 or 1: not used in SMTP */
-	TLSA_UNUSABLE_USAGE,		/* usage not 0-3 */
-	TLSA_UNUSABLE_SELECTOR,		/* selector not 0 or 1 */
-	TLSA_UNUSABLE_MTYPE,		/* matching type not 0, 1 or 2 */
-	TLSA_UNUSABLE_EMPTY,		/* no association data */
-	TLSA_UNUSABLE_DIGEST_LENGTH,	/* SHA2-256 not 32 or SHA2-512 not 64 octets */
-	TLSA_UNUSABLE_BAD_CERT,		/* x 0 0 whose data is not a DER certificate */
-	TLSA_UNUSABLE_BAD_SPKI,		/* x 1 0 whose data is not a DER SPKI */
-	TLSA_UNUSABLE_PRUNED,		/* usable, but a stronger digest of its group exists */
+	TLSA_UNUSABLE_PKIX_USAGE, /* usage 0 or 1: not used in SMTP */
+	TLSA_UNUSABLE_USAGE,	  /* usage not 0-3 */
+	TLSA_UNUSABLE_SELECTOR,	  /* selector not 0 or 1 */
+	TLSA_UNUSABLE_MTYPE,	  /* matching type not 0, 1 or 2 */
+	TLSA_UNUSABLE_EMPTY,	  /* no association data */
+	TLSA_UNUSABLE_DIGEST_LENGTH, /* SHA2-256 not 32 or SHA2-512 not 64 octets */
+	TLSA_UNUSABLE_BAD_CERT, /* x 0 0 whose data is not a DER certificate */
+	TLSA_UNUSABLE_BAD_SPKI, /* x 1 0 whose data is not a DER SPKI */
+	TLSA_UNUSABLE_PRUNED, /* usable, but a stronger digest of its group exists */
 };
 
-void tlsa_rr_clear(struct tlsa_rr *rr);	/* frees data; zeroes the struct */
+void tlsa_rr_clear(struct tlsa_rr *rr); /* frees data; zeroes the struct */
 void tlsa_rr_copy(struct tlsa_rr *dst, const struct tlsa_rr *src);
 
 /*
@@ -109,8 +109,8 @@ int tlsa_mtype_parse(const char *s, uint8_t *out);
  * TLSA_UNUSABLE_PRUNED.  Full(0) records are never pruned.  Strength order:
  * SHA2-512 > SHA2-256.
  */
-void tlsa_prune_digests(const struct tlsa_rr *rrs, enum tlsa_verdict *verdicts,
-    size_t n);
+void tlsa_prune_digests(
+    const struct tlsa_rr *rrs, enum tlsa_verdict *verdicts, size_t n);
 
 /*
  * Generate a record from a certificate or a public key.  A key can only
@@ -123,5 +123,60 @@ int tlsa_from_pubkey(EVP_PKEY *key, uint8_t usage, uint8_t selector,
     uint8_t mtype, struct tlsa_rr *out);
 /* Does rr (any usage) match this certificate by its selector and mtype? */
 bool tlsa_matches_cert(const struct tlsa_rr *rr, X509 *cert);
+
+/*
+ * Added by the TLSA codec: helpers for the tools and the checker.
+ */
+
+/* 32 for SHA2-256, 64 for SHA2-512, 0 for any other matching type. */
+size_t tlsa_mtype_digest_len(uint8_t mtype);
+
+#define TLSA_VERDICT_TEXT_MAX 128 /* enough for any tlsa_verdict_explain */
+/*
+ * Like tlsa_verdict_str() but with the record's values, e.g. "SHA2-256
+ * digest must be 32 octets, got 31" or "PKIX-EE is not used in SMTP".
+ * snprintf semantics: writes at most bufsz bytes, NUL-terminated; returns
+ * the length the full text needs.
+ */
+size_t tlsa_verdict_explain(
+    const struct tlsa_rr *rr, enum tlsa_verdict v, char *buf, size_t bufsz);
+
+/*
+ * One zone-file line "OWNER [TTL] [CLASS] TLSA RDATA" (TTL and class in
+ * either order; type TLSA or TYPE52; RDATA as for tlsa_text_parse, so a
+ * parenthesised record may span lines).  The owner must start the line;
+ * it is copied into owner (ownersz bytes; owner may be NULL to skip it).
+ * Returns 0, -ERR_FORMAT, or -ERR_TOOBIG (an owner longer than ownersz).
+ */
+int tlsa_zone_line_parse(const char *line, size_t len, char *owner,
+    size_t ownersz, struct tlsa_rr *out);
+
+/*
+ * Certificates or a key read from PEM or DER bytes, for generating records.
+ * PEM may hold several blocks: every CERTIFICATE block in order (leaf first)
+ * makes the chain; otherwise exactly one PRIVATE KEY / PUBLIC KEY block
+ * (any algorithm; traditional RSA/EC forms too).  EC PARAMETERS blocks are
+ * skipped.  DER is one or more concatenated certificates, or one key.
+ */
+#define TLSA_INPUT_MAX ((size_t)1024 * 1024) /* bytes of one input file */
+#define TLSA_CHAIN_MAX 16		     /* certificates of one chain */
+
+struct tlsa_input {
+	STACK_OF(X509) * chain; /* leaf first; NULL when a key was given */
+	EVP_PKEY *key;		/* set only when no certificate was given */
+};
+
+/*
+ * Returns 0; -ERR_FORMAT (truncated or malformed PEM, DER that is no
+ * certificate or key, several keys); -ERR_NOTFOUND (PEM with neither a
+ * certificate nor a key); -ERR_UNSUPPORTED (a passphrase-protected key:
+ * never prompts); -ERR_TOOBIG (over TLSA_INPUT_MAX or TLSA_CHAIN_MAX).
+ * why (whysz bytes, may be NULL) receives a one-line reason on failure.
+ * out is caller storage, cleared on entry; release it with
+ * tlsa_input_clear() (also after a failure).
+ */
+int tlsa_input_parse(const uint8_t *buf, size_t len, struct tlsa_input *out,
+    char *why, size_t whysz);
+void tlsa_input_clear(struct tlsa_input *in);
 
 #endif

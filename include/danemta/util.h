@@ -17,8 +17,8 @@ int xasprintf(char **ret, const char *fmt, ...)
 
 size_t strlcpy(char *dst, const char *src, size_t dstsize);
 size_t strlcat(char *dst, const char *src, size_t dstsize);
-long long strtonum(const char *nptr, long long minval, long long maxval,
-    const char **errstr);
+long long strtonum(
+    const char *nptr, long long minval, long long maxval, const char **errstr);
 void freezero(void *p, size_t n);
 
 #endif

@@ -7,9 +7,12 @@
 #include "cli.h"
 
 const struct cli_command cli_commands[] = {
-	{"help", "show the commands, or a command's usage", cmd_help},
-	{"version", "print the version and the libraries in use", cmd_version},
-	{NULL, NULL, NULL},
+    {"check", "check mail domains' DANE (--dns-only: DNS)", cmd_check},
+    {"help", "show the commands, or a command's usage", cmd_help},
+    {"send", "deliver a message to its recipients' MX hosts", cmd_send},
+    {"tlsa", "make TLSA records from a certificate or key", cmd_tlsa},
+    {"version", "print the version and the libraries in use", cmd_version},
+    {NULL, NULL, NULL},
 };
 
 static void
@@ -17,12 +20,14 @@ usage(FILE *f)
 {
 	const struct cli_command *c;
 
-	(void)fprintf(f, "usage: danemta COMMAND [OPTION]... [ARG]...\n\n"
-			 "commands:\n");
+	(void)fprintf(f,
+	    "usage: danemta COMMAND [OPTION]... [ARG]...\n\n"
+	    "commands:\n");
 	for (c = cli_commands; c->name != NULL; c++)
 		(void)fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	(void)fprintf(f, "\nRun 'danemta COMMAND --help' for a command's "
-			 "options, or see danemta(1).\n");
+	(void)fprintf(f,
+	    "\nRun 'danemta COMMAND --help' for a command's "
+	    "options, or see danemta(1).\n");
 }
 
 int
@@ -62,7 +67,7 @@ main(int argc, char **argv)
 	for (c = cli_commands; c->name != NULL; c++)
 		if (strcmp(c->name, argv[1]) == 0)
 			return c->run(argc - 1, argv + 1);
-	(void)fprintf(stderr, "danemta: unknown command '%s' (try 'danemta help')\n",
-	    argv[1]);
+	(void)fprintf(stderr,
+	    "danemta: unknown command '%s' (try 'danemta help')\n", argv[1]);
 	return EX_USAGE;
 }

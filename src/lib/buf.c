@@ -74,8 +74,8 @@ rbuf_get_u32(struct rbuf *rb, uint32_t *v)
 
 	if (rbuf_get_ref(rb, 4, &p) < 0)
 		return -ERR_TRUNCATED;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+	    (uint32_t)p[3];
 	return 0;
 }
 

@@ -4,22 +4,22 @@
 #include "danemta/err.h"
 
 static const char *const err_texts[ERR__COUNT] = {
-	[ERR_OK] = "success",
-	[ERR_FORMAT] = "malformed input",
-	[ERR_TRUNCATED] = "input truncated",
-	[ERR_TOOBIG] = "input too large",
-	[ERR_RANGE] = "value out of range",
-	[ERR_NOTFOUND] = "not found",
-	[ERR_IO] = "input/output error",
-	[ERR_DNS] = "DNS resolver failure",
-	[ERR_TIMEOUT] = "timed out",
-	[ERR_TLS] = "TLS failure",
-	[ERR_CRYPTO] = "cryptographic library failure",
-	[ERR_UNSUPPORTED] = "not supported",
-	[ERR_STATE] = "operation not valid in this state",
-	[ERR_USAGE] = "invalid argument",
-	[ERR_PROTO] = "protocol violation by peer",
-	[ERR_CLOSED] = "connection closed by peer",
+    [ERR_OK] = "success",
+    [ERR_FORMAT] = "malformed input",
+    [ERR_TRUNCATED] = "input truncated",
+    [ERR_TOOBIG] = "input too large",
+    [ERR_RANGE] = "value out of range",
+    [ERR_NOTFOUND] = "not found",
+    [ERR_IO] = "input/output error",
+    [ERR_DNS] = "DNS resolver failure",
+    [ERR_TIMEOUT] = "timed out",
+    [ERR_TLS] = "TLS failure",
+    [ERR_CRYPTO] = "cryptographic library failure",
+    [ERR_UNSUPPORTED] = "not supported",
+    [ERR_BADSTATE] = "operation not valid in this state",
+    [ERR_USAGE] = "invalid argument",
+    [ERR_PROTO] = "protocol violation by peer",
+    [ERR_CLOSED] = "connection closed by peer",
 };
 
 const char *

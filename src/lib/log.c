@@ -74,6 +74,9 @@ log_vlog(int level, const char *fmt, va_list ap)
 	log_emit(level, line);
 }
 
+static void log_errno(int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_errno(int level, const char *fmt, va_list ap)
 {
@@ -159,7 +162,10 @@ log_sanitise(char *dst, size_t dstsz, const void *src, size_t len)
 	if (dstsz == 0)
 		return dst;
 	for (i = 0; i < len && i + 1 < dstsz; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			dst[i] = (char)s[i];
+		else
+			dst[i] = '?';
 	dst[i] = '\0';
 	return dst;
 }

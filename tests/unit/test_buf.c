@@ -98,11 +98,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rbuf_reads_in_bounds),
-		cmocka_unit_test(test_rbuf_truncated_reads_consume_nothing),
-		cmocka_unit_test(test_wbuf_cap),
-		cmocka_unit_test(test_wbuf_steal_and_hex),
-		cmocka_unit_test(test_err_str),
+	    cmocka_unit_test(test_rbuf_reads_in_bounds),
+	    cmocka_unit_test(test_rbuf_truncated_reads_consume_nothing),
+	    cmocka_unit_test(test_wbuf_cap),
+	    cmocka_unit_test(test_wbuf_steal_and_hex),
+	    cmocka_unit_test(test_err_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

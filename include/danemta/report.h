@@ -1,0 +1,29 @@
+/*
+ * A destination plan for people and programs: one JSON object per domain
+ * (schema in docs/check-json.md, versioned by its "schema" member) and a
+ * human trace of every step.  The checker's later stages add members to
+ * the same object.
+ */
+#ifndef DANEMTA_REPORT_H
+#define DANEMTA_REPORT_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "danemta/plan.h"
+
+#define REPORT_SCHEMA 1
+#define REPORT_HEX_SHORT 8 /* hex digits of TLSA data shown without -v */
+
+/* The plan as a new JSON object (caller json_decref()s it). */
+json_t *report_plan_json(const struct plan *p);
+
+/*
+ * The plan as trace lines, each ending in '\n': a header line, one line
+ * per host, a policy line.  verbose shows TLSA data in full.  Returns a
+ * malloc'ed string (caller frees).
+ */
+char *report_plan_text(const struct plan *p, bool verbose);
+
+#endif

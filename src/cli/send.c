@@ -1,0 +1,559 @@
+/*
+ * danemta send: deliver one RFC 5322 message straight to the recipients'
+ * MX hosts, recipients grouped by domain, domains in parallel on one event
+ * loop, each domain through the one delivery path of deliver.c under its
+ * policy level (RFC 7672 opportunistic DANE by default).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "danemta/deliver.h"
+#include "danemta/dns.h"
+#include "danemta/log.h"
+#include "danemta/plan.h"
+#include "danemta/policy.h"
+#include "danemta/util.h"
+#define ERR_STATE DANEMTA_ERR_STATE
+#include "danemta/err.h"
+#undef ERR_STATE
+#include "cli.h"
+#include "resolver_opts.h"
+
+#define SEND_MESSAGE_MAX ((size_t)35 << 20) /* 35 MB read from the input */
+#define SEND_RCPTS_MAX 1000		    /* recipients per run */
+#define SEND_HELO_DEFAULT "localhost"
+
+struct send_domain;
+
+struct send_rcpt {
+	const char *addr;
+	struct send_domain *dom;
+	struct deliver_rcpt out;
+	enum deliver_verdict security; /* of the session it went over */
+};
+
+struct send_domain {
+	struct send_run *run;
+	char name[PLAN_NAME_MAX];
+	const char *rcpts[SEND_RCPTS_MAX];
+	size_t idx[SEND_RCPTS_MAX], nrcpts;
+	enum policy_level level;
+	struct smtp_message msg;
+	struct plan *plan;
+	struct deliver *dl;
+	enum deliver_verdict verdict;
+	char reason[DELIVER_REASON_MAX];
+	char warning[512];
+	bool done;
+};
+
+struct send_run {
+	struct dns_ctx *dns;
+	struct dane_ctx *tls;
+	struct deliver_opts dopts;
+	struct plan_opts popts;
+	struct send_rcpt rcpts[SEND_RCPTS_MAX];
+	size_t nrcpts;
+	struct send_domain *doms;
+	size_t ndoms, running;
+	uint8_t *data;
+	size_t len;
+	const char *from;
+};
+
+struct send_args {
+	struct dns_config dns;
+	struct plan_opts popts;
+	struct deliver_opts dopts;
+	enum policy_level level;
+	const char *policy_file, *from, *input;
+	const char *to[SEND_RCPTS_MAX];
+	size_t nto;
+	bool json;
+	int verbose;
+};
+
+static void
+usage(FILE *f)
+{
+	(void)fprintf(f,
+	    "usage: danemta send --from ADDR --to ADDR... [options] "
+	    "[FILE|-]\n"
+	    "  --from ADDR          envelope sender ('' for the null "
+	    "sender)\n"
+	    "  --to ADDR            a recipient (repeatable)\n"
+	    "  --policy LEVEL       dane-only, dane (default), encrypt, may, "
+	    "none\n"
+	    "  --policy-file FILE   per-domain levels: 'domain level' per "
+	    "line\n"
+	    "  --port N             SMTP port: TLSA at _N._tcp (default 25)\n"
+	    "  --helo NAME          our EHLO name (default %s)\n"
+	    "  --timeout SECONDS    every SMTP timeout (default: RFC 5321)\n"
+	    "  --dane-insecure-mx   use DANE on hosts of an insecure MX RRset\n"
+	    "  --dane-audit         log DANE failures, deliver anyway over "
+	    "TLS\n"
+	    "  --no-plaintext-retry no cleartext retry after a failed "
+	    "opportunistic handshake\n"
+	    "  --json               the outcomes as JSON on stdout\n"
+	    "  -v                   log every decision; twice: the SMTP "
+	    "dialogue\n" RESOLVER_OPTS_USAGE
+	    "exit: 0 all accepted, 75 some deferred, 69 some refused for "
+	    "good,\n64 usage, 66 no input (see danemta-send(1))\n",
+	    SEND_HELO_DEFAULT);
+}
+
+enum {
+	OPT_FROM = 0x2100,
+	OPT_TO,
+	OPT_POLICY,
+	OPT_POLICY_FILE,
+	OPT_PORT,
+	OPT_HELO,
+	OPT_TIMEOUT,
+	OPT_INSECURE_MX,
+	OPT_AUDIT,
+	OPT_NO_PLAIN,
+	OPT_JSON,
+};
+
+/* An envelope address: printable, no blanks or brackets, one '@'. */
+static int
+addr_check(const char *s, bool null_ok)
+{
+	const char *at = strrchr(s, '@');
+	size_t i, n = strlen(s);
+
+	if (n == 0)
+		return null_ok ? 0 : -1;
+	if (n >= SMTP_ADDR_MAX || at == NULL || at == s || at[1] == '\0')
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+		    strchr("<>()\\,;", s[i]) != NULL)
+			return -1;
+	return 0;
+}
+
+static int
+parse_opt(int ch, char *arg, struct send_args *a)
+{
+	const char *errstr = NULL;
+	long long n;
+
+	switch (ch) {
+	case OPT_FROM:
+		a->from = arg;
+		break;
+	case OPT_TO:
+		if (a->nto >= SEND_RCPTS_MAX) {
+			(void)fprintf(stderr, "danemta send: over %d --to\n",
+			    SEND_RCPTS_MAX);
+			return -1;
+		}
+		a->to[a->nto++] = arg;
+		break;
+	case OPT_POLICY:
+		if (policy_level_parse(arg, &a->level) < 0) {
+			(void)fprintf(stderr,
+			    "danemta send: --policy %s: unknown level\n", arg);
+			return -1;
+		}
+		break;
+	case OPT_POLICY_FILE:
+		a->policy_file = arg;
+		break;
+	case OPT_PORT:
+		a->popts.port = (uint16_t)strtonum(arg, 1, 65535, &errstr);
+		break;
+	case OPT_HELO:
+		a->dopts.helo_name = arg;
+		break;
+	case OPT_TIMEOUT:
+		n = strtonum(arg, 1, 3600, &errstr);
+		if (errstr == NULL)
+			smtp_timeouts_all(
+			    &a->dopts.timeouts, (unsigned int)n * 1000);
+		break;
+	case OPT_INSECURE_MX:
+		a->popts.dane_insecure_mx = true;
+		break;
+	case OPT_AUDIT:
+		a->dopts.audit = true;
+		break;
+	case OPT_NO_PLAIN:
+		a->dopts.no_plaintext_retry = true;
+		break;
+	case OPT_JSON:
+		a->json = true;
+		break;
+	case 'v':
+		a->verbose++;
+		break;
+	default:
+		return -1;
+	}
+	if (errstr != NULL) {
+		(void)fprintf(stderr, "danemta send: %s: %s\n", arg, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct send_args *a)
+{
+	static const struct option opts[] = {
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"to", required_argument, NULL, OPT_TO},
+	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"policy-file", required_argument, NULL, OPT_POLICY_FILE},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"helo", required_argument, NULL, OPT_HELO},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"dane-insecure-mx", no_argument, NULL, OPT_INSECURE_MX},
+	    {"dane-audit", no_argument, NULL, OPT_AUDIT},
+	    {"no-plaintext-retry", no_argument, NULL, OPT_NO_PLAIN},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    RESOLVER_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	size_t i;
+	int ch, r;
+
+	memset(a, 0, sizeof(*a));
+	deliver_opts_default(&a->dopts);
+	a->dopts.helo_name = SEND_HELO_DEFAULT;
+	a->level = POLICY_DANE;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		if ((r = resolver_opt(ch, optarg, &a->dns)) != 0) {
+			if (r < 0)
+				return EX_USAGE;
+			continue;
+		}
+		if (ch == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (parse_opt(ch, optarg, a) < 0) {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc - 1 || a->from == NULL || a->nto == 0) {
+		(void)fprintf(stderr, "danemta send: %s\n",
+		    optind < argc - 1 ? "one input file at most"
+				      : "--from and --to are required");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	a->input = optind < argc ? argv[optind] : "-";
+	if (addr_check(a->from, true) < 0) {
+		(void)fprintf(stderr,
+		    "danemta send: --from %s: not an address\n", a->from);
+		return EX_USAGE;
+	}
+	for (i = 0; i < a->nto; i++) {
+		if (addr_check(a->to[i], false) < 0) {
+			(void)fprintf(stderr,
+			    "danemta send: --to %s: not an address\n",
+			    a->to[i]);
+			return EX_USAGE;
+		}
+	}
+	return EX_OK;
+}
+
+/* Read the whole message before connecting anywhere. */
+static int
+read_message(const char *path, uint8_t **data, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	uint8_t *buf;
+	size_t n;
+	int r = EX_OK;
+
+	*data = NULL;
+	*len = 0;
+	if (f == NULL) {
+		(void)fprintf(
+		    stderr, "danemta send: %s: %s\n", path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	buf = xmalloc(SEND_MESSAGE_MAX + 1);
+	n = fread(buf, 1, SEND_MESSAGE_MAX + 1, f);
+	if (ferror(f)) {
+		(void)fprintf(stderr, "danemta send: %s: read error\n", path);
+		r = EX_IOERR;
+	} else if (n > SEND_MESSAGE_MAX) {
+		(void)fprintf(stderr,
+		    "danemta send: %s: message over %zu bytes\n", path,
+		    SEND_MESSAGE_MAX);
+		r = EX_DATAERR;
+	} else if (n == 0) {
+		(void)fprintf(
+		    stderr, "danemta send: %s: empty message\n", path);
+		r = EX_DATAERR;
+	}
+	if (f != stdin)
+		(void)fclose(f);
+	if (r != EX_OK) {
+		free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = n;
+	return EX_OK;
+}
+
+/* Group the recipients by domain (compared without case). */
+static int
+group_rcpts(struct send_run *run, const struct send_args *a,
+    const struct policy_table *table)
+{
+	struct send_domain *d;
+	const char *why, *dom;
+	char name[PLAN_NAME_MAX];
+	size_t i, j;
+	int literal;
+
+	run->doms = xcalloc(a->nto, sizeof(*run->doms));
+	for (i = 0; i < a->nto; i++) {
+		dom = strrchr(a->to[i], '@') + 1;
+		if (plan_domain_parse(dom, name, sizeof(name), &literal, &why) <
+		    0) {
+			(void)fprintf(stderr, "danemta send: --to %s: %s\n",
+			    a->to[i], why);
+			return EX_USAGE;
+		}
+		if (literal)
+			(void)strlcpy(name, dom, sizeof(name));
+		for (j = 0; j < run->ndoms; j++)
+			if (strcasecmp(run->doms[j].name, name) == 0)
+				break;
+		d = &run->doms[j];
+		if (j == run->ndoms) {
+			run->ndoms++;
+			d->run = run;
+			(void)strlcpy(d->name, name, sizeof(d->name));
+			d->level = policy_lookup(table, name, a->level);
+		}
+		run->rcpts[i].addr = a->to[i];
+		run->rcpts[i].dom = d;
+		d->idx[d->nrcpts] = i;
+		d->rcpts[d->nrcpts++] = a->to[i];
+	}
+	run->nrcpts = a->nto;
+	return EX_OK;
+}
+
+static void
+domain_delivered(struct deliver *dl, void *arg)
+{
+	struct send_domain *d = arg;
+	const struct deliver_result *res = deliver_result(dl);
+	size_t i;
+
+	d->verdict = res->verdict;
+	(void)strlcpy(d->reason, res->reason, sizeof(d->reason));
+	(void)strlcpy(d->warning, res->warning, sizeof(d->warning));
+	for (i = 0; i < d->nrcpts && i < res->nrcpts; i++) {
+		d->run->rcpts[d->idx[i]].out = res->rcpts[i];
+		d->run->rcpts[d->idx[i]].security = res->verdict;
+	}
+	deliver_free(dl);
+	d->dl = NULL;
+	plan_free(d->plan);
+	d->plan = NULL;
+	d->done = true;
+	d->run->running--;
+}
+
+static void
+domain_planned(struct plan *p, void *arg)
+{
+	struct send_domain *d = arg;
+	struct deliver_opts o = d->run->dopts;
+	int r;
+
+	d->plan = p;
+	o.level = d->level;
+	d->msg.from = d->run->from;
+	d->msg.rcpts = d->rcpts;
+	d->msg.nrcpts = d->nrcpts;
+	d->msg.data = d->run->data;
+	d->msg.len = d->run->len;
+	log_info("deliver: %s: policy level %s, plan %s (%s)", d->name,
+	    policy_level_str(d->level), plan_policy_str(p->policy), p->reason);
+	r = deliver_start(dns_ctx_base(d->run->dns), d->run->tls, p, &o,
+	    &d->msg, domain_delivered, d, &d->dl);
+	if (r < 0)
+		fatalx("send: %s: deliver_start: %s", d->name, err_str(r));
+}
+
+static const char *
+rcpt_status(const struct send_rcpt *r)
+{
+	switch (r->out.outcome) {
+	case SMTP_OUTCOME_OK:
+		return "delivered";
+	case SMTP_OUTCOME_PERM:
+		return "bounced";
+	default:
+		return "deferred";
+	}
+}
+
+static void
+report_text(const struct send_run *run)
+{
+	const struct send_rcpt *r;
+	size_t i;
+
+	for (i = 0; i < run->ndoms; i++)
+		if (run->doms[i].warning[0] != '\0')
+			(void)fprintf(stderr, "danemta send: %s: warning: %s\n",
+			    run->doms[i].name, run->doms[i].warning);
+	for (i = 0; i < run->nrcpts; i++) {
+		r = &run->rcpts[i];
+		if (r->out.outcome == SMTP_OUTCOME_OK)
+			(void)fprintf(stderr,
+			    "danemta send: %s: delivered via %s (%s): %s\n",
+			    r->addr, r->out.via,
+			    deliver_verdict_str(r->security), r->out.text);
+		else
+			(void)fprintf(stderr, "danemta send: %s: %s: %s\n",
+			    r->addr, rcpt_status(r), r->out.text);
+	}
+}
+
+static void
+report_json(const struct send_run *run)
+{
+	json_t *o = json_object(), *ra = json_array(), *da = json_array();
+	const struct send_rcpt *r;
+	const struct send_domain *d;
+	size_t i;
+
+	for (i = 0; i < run->nrcpts; i++) {
+		r = &run->rcpts[i];
+		(void)json_array_append_new(ra,
+		    json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s?,s:s?}", "rcpt",
+			r->addr, "domain", r->dom->name, "outcome",
+			rcpt_status(r), "code", r->out.code, "enhanced",
+			r->out.enhanced, "text", r->out.text, "via",
+			r->out.via[0] ? r->out.via : NULL, "security",
+			r->out.outcome == SMTP_OUTCOME_OK
+			    ? deliver_verdict_str(r->security)
+			    : NULL));
+	}
+	for (i = 0; i < run->ndoms; i++) {
+		d = &run->doms[i];
+		(void)json_array_append_new(da,
+		    json_pack("{s:s,s:s,s:s,s:s,s:s?}", "domain", d->name,
+			"policy", policy_level_str(d->level), "verdict",
+			deliver_verdict_str(d->verdict), "reason", d->reason,
+			"warning", d->warning[0] ? d->warning : NULL));
+	}
+	(void)json_object_set_new(o, "recipients", ra);
+	(void)json_object_set_new(o, "domains", da);
+	(void)json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	(void)fputc('\n', stdout);
+	json_decref(o);
+}
+
+static int
+exit_status(const struct send_run *run)
+{
+	size_t i, ntemp = 0, nperm = 0;
+
+	for (i = 0; i < run->nrcpts; i++) {
+		if (run->rcpts[i].out.outcome == SMTP_OUTCOME_PERM)
+			nperm++;
+		else if (run->rcpts[i].out.outcome != SMTP_OUTCOME_OK)
+			ntemp++;
+	}
+	if (ntemp > 0)
+		return EX_TEMPFAIL;
+	return nperm > 0 ? EX_UNAVAILABLE : EX_OK;
+}
+
+static int
+run_send(struct send_run *run, const struct send_args *a)
+{
+	struct event_base *base;
+	char *errmsg = NULL;
+	size_t i;
+	int r;
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("send: cannot create the event loop");
+	if ((run->dns = dns_ctx_new(base, &a->dns, &errmsg)) == NULL) {
+		(void)fprintf(stderr, "danemta send: %s\n", errmsg);
+		free(errmsg);
+		event_base_free(base);
+		return EX_UNAVAILABLE;
+	}
+	if ((r = dane_ctx_new(&run->tls)) < 0)
+		fatalx("send: TLS: %s", err_str(r));
+	for (i = 0; i < run->ndoms; i++) {
+		run->running++;
+		if (plan_start(run->dns, run->doms[i].name, &run->popts,
+			domain_planned, &run->doms[i]) < 0)
+			fatalx("send: %s: invalid domain", run->doms[i].name);
+	}
+	(void)event_base_dispatch(base);
+	if (run->running != 0)
+		fatalx("send: the event loop ended with %zu domains pending",
+		    run->running);
+	dns_ctx_free(run->dns);
+	dane_ctx_free(run->tls);
+	event_base_free(base);
+	if (a->json)
+		report_json(run);
+	report_text(run);
+	return exit_status(run);
+}
+
+int
+cmd_send(int argc, char **argv)
+{
+	static struct send_run run;
+	struct policy_table *table = NULL;
+	struct send_args a;
+	char err[POLICY_ERROR_MAX];
+	int r;
+
+	if ((r = parse_args(argc, argv, &a)) != EX_OK)
+		return r < 0 ? EX_OK : r;
+	if (a.verbose > 1)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else if (a.verbose > 0)
+		log_set_level(LOG_LEVEL_INFO);
+	if (a.policy_file != NULL &&
+	    policy_table_load(a.policy_file, &table, err, sizeof(err)) < 0) {
+		(void)fprintf(
+		    stderr, "danemta send: %s: %s\n", a.policy_file, err);
+		return EX_CONFIG;
+	}
+	memset(&run, 0, sizeof(run));
+	run.dopts = a.dopts;
+	run.popts = a.popts;
+	run.from = a.from;
+	if ((r = group_rcpts(&run, &a, table)) == EX_OK &&
+	    (r = read_message(a.input, &run.data, &run.len)) == EX_OK)
+		r = run_send(&run, &a);
+	policy_table_free(table);
+	free(run.doms);
+	free(run.data);
+	return r;
+}
