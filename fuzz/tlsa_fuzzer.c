@@ -9,10 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/tlsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

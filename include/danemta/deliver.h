@@ -20,6 +20,7 @@
 #include "danemta/smtp_client.h"
 
 #define DELIVER_REASON_MAX 2048 /* a domain's reason: every host's, joined */
+#define DELIVER_MSGS_MAX SMTP_MSGS_MAX /* messages in one attempt */
 
 /* What a DANE-enforcing sender does with the domain (the checker's verdict). */
 enum deliver_verdict {
@@ -84,6 +85,12 @@ struct deliver_rcpt {
 	char via[PLAN_NAME_MAX + 64]; /* "host[address]" when it was tried */
 };
 
+/* One message's recipients, in the order of its smtp_message. */
+struct deliver_msg {
+	size_t nrcpts;
+	struct deliver_rcpt *rcpts;
+};
+
 struct deliver_result {
 	enum deliver_verdict verdict;
 	char reason[DELIVER_REASON_MAX];
@@ -95,8 +102,10 @@ struct deliver_result {
 	int used_addr;	   /* index in hosts[used_host].addrs, -1 */
 	size_t nhosts;	   /* in plan order */
 	struct deliver_host *hosts;
-	size_t nrcpts; /* the work's recipients, in order */
-	struct deliver_rcpt *rcpts;
+	size_t nrcpts; /* the first message's recipients, in order */
+	struct deliver_rcpt *rcpts; /* == msgs[0].rcpts */
+	size_t nmsgs;		    /* the messages given, 0 for a dry run */
+	struct deliver_msg *msgs;   /* nmsgs entries, in the order given */
 };
 
 struct deliver;
@@ -116,6 +125,20 @@ int deliver_start(struct event_base *base, struct dane_ctx *ctx,
     const struct plan *plan, const struct deliver_opts *opts,
     const struct smtp_message *msg, deliver_done_fn done, void *arg,
     struct deliver **out);
+
+/*
+ * deliver_start() for nmsgs messages (at most DELIVER_MSGS_MAX; msgs NULL
+ * when nmsgs is 0), each with its own recipients, sent together over each
+ * session the walk makes: one connection carries them all (RFC 5321 §3.3,
+ * RSET between them).  A message leaves the walk once all its recipients
+ * are decided; the others go on to the next address.  The verdict is the
+ * session's; outcomes are per message in result->msgs.  Under probe_all at
+ * most one message.  Same returns and lifetimes as deliver_start().
+ */
+int deliver_start_msgs(struct event_base *base, struct dane_ctx *ctx,
+    const struct plan *plan, const struct deliver_opts *opts,
+    const struct smtp_message *msgs, size_t nmsgs, deliver_done_fn done,
+    void *arg, struct deliver **out);
 
 /* The result; valid until deliver_free(). */
 const struct deliver_result *deliver_result(const struct deliver *d);

@@ -67,7 +67,8 @@ struct dns_answer {
 	const struct dns_rdata *rdata;
 	size_t nrdata;
 	const char *error; /* NULL unless lookup is DNS_LOOKUP_ERROR */
-	const uint8_t *packet; /* the whole answer message (for RRSIGs), or NULL */
+	const uint8_t
+	    *packet; /* the whole answer message (for RRSIGs), or NULL */
 	size_t packet_len;
 };
 

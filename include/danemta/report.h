@@ -13,11 +13,20 @@
 
 #include "danemta/plan.h"
 
-#define REPORT_SCHEMA 1
-#define REPORT_HEX_SHORT 8 /* hex digits of TLSA data shown without -v */
+#define REPORT_SCHEMA 1	      /* report_plan_json(): the plan alone */
+#define REPORT_CHECK_SCHEMA 2 /* report_check_json(): danemta check */
+#define REPORT_HEX_SHORT 8    /* hex digits of TLSA data shown without -v */
 
 /* The plan as a new JSON object (caller json_decref()s it). */
 json_t *report_plan_json(const struct plan *p);
+
+/*
+ * The plan as the start of a `danemta check` object: the members of
+ * report_plan_json() with "schema" REPORT_CHECK_SCHEMA and the plan's
+ * reason under "policy_reason" ("reason" goes with the delivery verdict
+ * the check adds).  A new object (caller json_decref()s it).
+ */
+json_t *report_check_json(const struct plan *p);
 
 /*
  * The plan as trace lines, each ending in '\n': a header line, one line

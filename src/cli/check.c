@@ -4,9 +4,11 @@
  * addresses, TLSA, per-host mode, policy); the full check then runs the
  * delivery walk of deliver.c as a dry run (or a recipient probe for
  * user@domain) against every address of every MX host and reports each
- * session and the verdict of a DANE-enforcing sender.  Many domains run
- * concurrently on one event loop and one resolver; output keeps the input
- * order.
+ * session and the verdict of a DANE-enforcing sender.  Both modes add the
+ * domain owner's diagnostics (diag.h: common DANE mistakes, RFC 7671 §8-§13,
+ * RFC 7672 §3, §9), from a few extra lookups and, when connected, the
+ * presented chains.  Many domains run concurrently on one event loop and
+ * one resolver; output keeps the input order.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,22 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
+#include <openssl/x509_vfy.h>
 #include <jansson.h>
 
 #include "danemta/buf.h"
 #include "danemta/deliver.h"
+#include "danemta/diag.h"
 #include "danemta/dns.h"
 #include "danemta/log.h"
 #include "danemta/plan.h"
 #include "danemta/policy.h"
 #include "danemta/report.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "cli.h"
 #include "resolver_opts.h"
 
@@ -42,7 +44,7 @@
 #define CHECK_TEXT_MAX ((size_t)2 << 20) /* one domain's trace */
 #define CHECK_HELO_DEFAULT "localhost"
 
-/* What a finished domain contributes to the exit status. */
+/* What a finished domain contributes to the exit status ("status"). */
 enum check_verdict {
 	CHECK_OK = 0,	  /* resolved, no problem */
 	CHECK_INCOMPLETE, /* the MX lookup could not finish: retry */
@@ -53,7 +55,7 @@ enum check_state {
 	CHECK_QUEUED = 0,
 	CHECK_PLANNING,	  /* plan_start() running */
 	CHECK_PLANNED,	  /* plan ready; the full check connects here */
-	CHECK_CONNECTING, /* deliver_start() running (full check) */
+	CHECK_CONNECTING, /* deliver_start() and/or diag lookups running */
 	CHECK_DONE,	  /* output rendered, waiting for its turn */
 };
 
@@ -67,6 +69,8 @@ struct check_job {
 	struct plan *plan;
 	struct deliver *dl;
 	struct smtp_message probe;
+	struct diag_dns *ddns; /* the diagnostics' extra lookups */
+	size_t pending;	       /* deliver_start() and diag lookups running */
 	char *out;
 	enum check_verdict verdict;
 };
@@ -78,8 +82,9 @@ struct check_run {
 	struct deliver_opts dopts;
 	enum policy_level level;
 	const struct policy_table *table;
-	bool json, dns_only;
+	bool json, dns_only, no_diag;
 	int verbose;
+	unsigned int rrsig_warn_days;
 	struct check_job *jobs;
 	size_t njobs, next_start, next_out, running, jmax;
 	size_t nproblem, nincomplete;
@@ -88,6 +93,7 @@ struct check_run {
 struct check_problems {
 	char text[CHECK_PROBLEMS_MAX][320];
 	size_t n;
+	size_t ndiag; /* the last ndiag come from error diagnostics */
 	enum check_verdict verdict;
 };
 
@@ -184,6 +190,99 @@ check_judge_delivery(const struct deliver_result *r, struct check_problems *pr)
 		problem(pr, CHECK_PROBLEM, "%s", r->warning);
 }
 
+/*
+ * The diagnostics' view of the sessions: each tried address with its chain
+ * and every record of its host matched against that chain.  A DANE session
+ * that failed with "no match" also settles the usable records the chain's
+ * SHA2-256 digests cannot decide (x x 2, x x 0): none of them matches.
+ * Returns a new array (caller frees) of *n entries, or NULL.
+ */
+static struct diag_addr *
+check_diag_addrs(
+    const struct plan *p, const struct deliver_result *r, size_t *n)
+{
+	const struct deliver_addr *da;
+	const struct plan_host *h;
+	struct diag_addr *v, *a;
+	size_t i, j, k, total = 0;
+	bool no_match;
+
+	*n = 0;
+	for (i = 0; i < r->nhosts; i++)
+		total += r->hosts[i].naddrs;
+	if (total == 0)
+		return NULL;
+	v = xcalloc(total, sizeof(*v));
+	for (i = 0; i < r->nhosts; i++) {
+		h = r->hosts[i].host;
+		for (j = 0; j < r->hosts[i].naddrs; j++) {
+			da = &r->hosts[i].addrs[j];
+			if (!da->tried)
+				continue;
+			a = &v[(*n)++];
+			a->host = (size_t)(h - p->hosts);
+			a->addr = j;
+			a->tried = true;
+			a->result = da->result;
+			a->reason = da->reason;
+			a->tlsinfo = da->tls ? &da->tlsinfo : NULL;
+			no_match = da->tls && da->tlsinfo.dane &&
+			    da->tlsinfo.verify_code == X509_V_ERR_DANE_NO_MATCH;
+			for (k = 0; k < h->ntlsa && k < TLSA_RRSET_MAX; k++) {
+				a->match[k] = a->tlsinfo != NULL
+				    ? diag_match_chain(
+					  &h->tlsa[k].rr, a->tlsinfo)
+				    : DIAG_MATCH_UNKNOWN;
+				if (no_match &&
+				    a->match[k] == DIAG_MATCH_UNKNOWN &&
+				    h->tlsa[k].verdict == TLSA_USABLE)
+					a->match[k] = DIAG_MATCH_NONE;
+			}
+		}
+	}
+	return v;
+}
+
+/* The domain owner's diagnostics: DNS only, or with the sessions. */
+static void
+check_diagnose(const struct check_job *job, struct diag_list *dl)
+{
+	struct diag_input in;
+	struct diag_addr *addrs = NULL;
+	size_t n = 0;
+
+	memset(&in, 0, sizeof(in));
+	if (job->dl != NULL)
+		addrs =
+		    check_diag_addrs(job->plan, deliver_result(job->dl), &n);
+	in.plan = job->plan;
+	in.dns = job->ddns;
+	in.addrs = addrs;
+	in.naddrs = n;
+	in.now = time(NULL);
+	in.rrsig_warn_days = job->run->rrsig_warn_days;
+	diag_compute(&in, dl);
+	free(addrs);
+}
+
+/* An error diagnostic makes the check's status "problem". */
+static void
+check_judge_diag(const struct diag_list *dl, struct check_problems *pr)
+{
+	const struct diag *d;
+	size_t i, before = pr->n;
+
+	for (i = 0; i < dl->n; i++) {
+		d = &dl->v[i];
+		if (d->severity != DIAG_ERROR)
+			continue;
+		problem(pr, CHECK_PROBLEM, "%s: %s%s%s%s: %s", diag_name(d->id),
+		    d->host[0] ? d->host : "(domain)", d->address[0] ? "[" : "",
+		    d->address, d->address[0] ? "]" : "", d->detail);
+	}
+	pr->ndiag = pr->n - before;
+}
+
 /* One address's session, as JSON members added to its object. */
 static void
 json_add_session(
@@ -255,8 +354,8 @@ json_add_delivery(json_t *o, const struct check_job *job)
 		    "code", r->rcpts[0].code, "enhanced", r->rcpts[0].enhanced,
 		    "text", r->rcpts[0].text, "via",
 		    r->rcpts[0].via[0] ? r->rcpts[0].via : NULL);
-	dv = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:o}", "verdict",
-	    deliver_verdict_str(r->verdict), "reason", r->reason, "policy",
+	/* verdict and reason are top-level members (schema 2) */
+	dv = json_pack("{s:s,s:s?,s:s?,s:o}", "policy",
 	    policy_level_str(r->level), "warning",
 	    r->warning[0] ? r->warning : NULL, "tlsrpt_result",
 	    r->tlsrpt_result, "recipient", rc);
@@ -300,19 +399,30 @@ text_add_delivery(struct wbuf *wb, const struct check_job *job)
 }
 
 static char *
-render_json(const struct check_job *job, const struct check_problems *pr)
+render_json(const struct check_job *job, const struct check_problems *pr,
+    const struct diag_list *dl)
 {
 	const struct plan *p = job->plan;
-	json_t *o = report_plan_json(p), *a = json_array();
-	static const char *const verdicts[] = {"ok", "incomplete", "problem"};
+	const struct deliver_result *r;
+	json_t *o = report_check_json(p), *a = json_array();
+	static const char *const status[] = {"ok", "incomplete", "problem"};
 	char *s, *line;
 	size_t i;
 
+	/* the delivery verdict of a DANE sender: full check only */
+	if (job->dl != NULL) {
+		r = deliver_result(job->dl);
+		(void)json_object_set_new(
+		    o, "verdict", json_string(deliver_verdict_str(r->verdict)));
+		(void)json_object_set_new(o, "reason", json_string(r->reason));
+	}
+	(void)json_object_set_new(
+	    o, "status", json_string(status[pr->verdict]));
 	for (i = 0; i < pr->n; i++)
 		(void)json_array_append_new(a, json_string(pr->text[i]));
 	(void)json_object_set_new(o, "problems", a);
 	(void)json_object_set_new(
-	    o, "verdict", json_string(verdicts[pr->verdict]));
+	    o, "diagnostics", job->run->no_diag ? json_null() : diag_json(dl));
 	if (job->dl != NULL)
 		json_add_delivery(o, job);
 	if (job->rcpt != NULL)
@@ -328,21 +438,27 @@ render_json(const struct check_job *job, const struct check_problems *pr)
 }
 
 static char *
-render_text(
-    const struct check_job *job, const struct check_problems *pr, bool verbose)
+render_text(const struct check_job *job, const struct check_problems *pr,
+    const struct diag_list *dl, bool verbose)
 {
 	struct wbuf wb;
-	char *trace = report_plan_text(job->plan, verbose);
+	char *trace = report_plan_text(job->plan, verbose), *dt;
 	size_t i;
 
 	wbuf_init(&wb, CHECK_TEXT_MAX);
 	(void)wbuf_addstr(&wb, trace);
 	if (job->dl != NULL)
 		text_add_delivery(&wb, job);
-	for (i = 0; i < pr->n; i++)
+	/* the error diagnostics' problems are shown below, with a fix */
+	for (i = 0; i + pr->ndiag < pr->n; i++)
 		(void)wbuf_printf(&wb, "  %s: %s\n",
 		    pr->verdict == CHECK_INCOMPLETE ? "incomplete" : "problem",
 		    pr->text[i]);
+	if (dl->n > 0) {
+		dt = diag_text(dl);
+		(void)wbuf_printf(&wb, "%s: problems:\n%s", job->domain, dt);
+		free(dt);
+	}
 	free(trace);
 	return wbuf_steal(&wb);
 }
@@ -372,17 +488,25 @@ check_job_finish(struct check_job *job)
 {
 	struct check_run *run = job->run;
 	struct check_problems pr;
+	struct diag_list *dl = xcalloc(1, sizeof(*dl));
 
 	check_judge(job->plan, &pr);
+	if (!run->no_diag)
+		check_diagnose(job, dl);
 	if (job->dl != NULL && pr.verdict != CHECK_INCOMPLETE)
 		check_judge_delivery(deliver_result(job->dl), &pr);
+	if (pr.verdict != CHECK_INCOMPLETE)
+		check_judge_diag(dl, &pr);
 	job->verdict = pr.verdict;
 	if (pr.verdict == CHECK_PROBLEM)
 		run->nproblem++;
 	else if (pr.verdict == CHECK_INCOMPLETE)
 		run->nincomplete++;
-	job->out = run->json ? render_json(job, &pr)
-			     : render_text(job, &pr, run->verbose > 0);
+	job->out = run->json ? render_json(job, &pr, dl)
+			     : render_text(job, &pr, dl, run->verbose > 0);
+	free(dl);
+	free(job->ddns);
+	job->ddns = NULL;
 	deliver_free(job->dl);
 	job->dl = NULL;
 	plan_free(job->plan);
@@ -393,15 +517,31 @@ check_job_finish(struct check_job *job)
 	check_start_more(run);
 }
 
+/* One of the job's concurrent steps ended; the last one finishes it. */
+static void
+check_job_step_done(struct check_job *job)
+{
+	if (--job->pending == 0)
+		check_job_finish(job);
+}
+
 static void
 check_job_connected(struct deliver *dl, void *arg)
 {
-	check_job_finish(arg);
+	(void)dl;
+	check_job_step_done(arg);
+}
+
+static void
+check_job_looked_up(void *arg)
+{
+	check_job_step_done(arg);
 }
 
 /*
- * The plan is ready.  --dns-only ends here; the full check runs the
- * delivery walk as a dry run (or a recipient probe) at every address.
+ * The plan is ready.  The diagnostics' extra lookups start; --dns-only
+ * stops there, the full check also runs the delivery walk as a dry run (or
+ * a recipient probe) at every address.
  */
 static void
 check_job_planned(struct plan *p, void *arg)
@@ -413,8 +553,14 @@ check_job_planned(struct plan *p, void *arg)
 
 	job->plan = p;
 	job->state = CHECK_PLANNED;
+	job->ddns = xcalloc(1, sizeof(*job->ddns));
+	job->pending = 1; /* this function, until its end */
+	if (!run->no_diag &&
+	    diag_lookup_start(
+		run->dns, p, job->ddns, check_job_looked_up, job) == 0)
+		job->pending++;
 	if (run->dns_only) {
-		check_job_finish(job);
+		check_job_step_done(job);
 		return;
 	}
 	o.level = policy_lookup(run->table, p->domain, run->level);
@@ -428,6 +574,8 @@ check_job_planned(struct plan *p, void *arg)
 	    &job->dl);
 	if (r < 0)
 		fatalx("check: %s: deliver_start: %s", job->domain, err_str(r));
+	job->pending++;
+	check_job_step_done(job);
 }
 
 static void
@@ -571,8 +719,9 @@ usage(FILE *f)
 	(void)fprintf(f,
 	    "usage: danemta check [--dns-only] [-v] [-j N] [--json] "
 	    "[--port N]\n"
-	    "           [--dane-insecure-mx] [delivery options] "
-	    "[resolver options]\n"
+	    "           [--dane-insecure-mx] [--no-diagnostics] "
+	    "[--rrsig-warn-days N]\n"
+	    "           [delivery options] [resolver options]\n"
 	    "           [-f FILE|-] [DOMAIN|USER@DOMAIN...]\n"
 	    "  --dns-only          resolve and judge DNS only (no connection)\n"
 	    "  --policy LEVEL      dane-only, dane (default), encrypt, may, "
@@ -587,6 +736,10 @@ usage(FILE *f)
 	    "  -j N                domains checked at once (default %d)\n"
 	    "  --json              one JSON object per domain per line\n"
 	    "  --port N            SMTP port: TLSA at _N._tcp (default 25)\n"
+	    "  --no-diagnostics    no domain-owner diagnostics (and none of "
+	    "their lookups)\n"
+	    "  --rrsig-warn-days N flag TLSA signatures expiring within N "
+	    "days (default %d)\n"
 	    "  --dane-insecure-mx  use DANE on hosts of an insecure MX RRset\n"
 	    "  -f FILE             read domains from FILE, one a line "
 	    "('-': stdin)\n"
@@ -595,7 +748,7 @@ usage(FILE *f)
 	    "exit: 0 no problem, 1 a problem found, 64 usage, 69 resolver\n"
 	    "unavailable, 75 a lookup could not finish (see "
 	    "danemta-check(1))\n",
-	    CHECK_JOBS_DEFAULT);
+	    CHECK_JOBS_DEFAULT, DIAG_RRSIG_WARN_DAYS);
 }
 
 struct check_args {
@@ -603,8 +756,9 @@ struct check_args {
 	struct plan_opts popts;
 	struct deliver_opts dopts;
 	enum policy_level level;
-	bool json, dns_only;
+	bool json, dns_only, no_diag;
 	int verbose;
+	unsigned int rrsig_warn_days;
 	size_t jobs;
 	const char *file, *policy_file;
 };
@@ -620,6 +774,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_AUDIT,
 	OPT_NO_PLAIN,
+	OPT_RRSIG_WARN,
+	OPT_NO_DIAG,
 };
 
 static int
@@ -636,6 +792,8 @@ parse_args(int argc, char **argv, struct check_args *a)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"dane-audit", no_argument, NULL, OPT_AUDIT},
 	    {"no-plaintext-retry", no_argument, NULL, OPT_NO_PLAIN},
+	    {"rrsig-warn-days", required_argument, NULL, OPT_RRSIG_WARN},
+	    {"no-diagnostics", no_argument, NULL, OPT_NO_DIAG},
 	    {"help", no_argument, NULL, 'h'},
 	    RESOLVER_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -692,6 +850,13 @@ parse_args(int argc, char **argv, struct check_args *a)
 			break;
 		case OPT_NO_PLAIN:
 			a->dopts.no_plaintext_retry = true;
+			break;
+		case OPT_NO_DIAG:
+			a->no_diag = true;
+			break;
+		case OPT_RRSIG_WARN:
+			a->rrsig_warn_days = (unsigned int)strtonum(
+			    optarg, 1, DIAG_RRSIG_WARN_DAYS_MAX, &errstr);
 			break;
 		case 'j':
 			a->jobs = (size_t)strtonum(
@@ -770,6 +935,8 @@ run_checks(const struct check_args *a, struct domain_list *d,
 	run.popts = a->popts;
 	run.json = a->json;
 	run.verbose = a->verbose;
+	run.rrsig_warn_days = a->rrsig_warn_days;
+	run.no_diag = a->no_diag;
 	run.jmax = a->jobs;
 	run.njobs = d->n;
 	run.jobs = xcalloc(d->n, sizeof(*run.jobs));

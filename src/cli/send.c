@@ -1,8 +1,10 @@
 /*
- * danemta send: deliver one RFC 5322 message straight to the recipients'
- * MX hosts, recipients grouped by domain, domains in parallel on one event
- * loop, each domain through the one delivery path of deliver.c under its
- * policy level (RFC 7672 opportunistic DANE by default).
+ * danemta send: deliver RFC 5322 messages (one per FILE, all to the same
+ * recipients) straight to the recipients' MX hosts, recipients grouped by
+ * domain, domains in parallel on one event loop, each domain through the
+ * one delivery path of deliver.c under its policy level (RFC 7672
+ * opportunistic DANE by default); the messages share each session, up to
+ * DELIVER_MSGS_MAX per connection.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,14 +23,15 @@
 #include "danemta/plan.h"
 #include "danemta/policy.h"
 #include "danemta/util.h"
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "cli.h"
 #include "resolver_opts.h"
 
 #define SEND_MESSAGE_MAX ((size_t)35 << 20) /* 35 MB read from the input */
 #define SEND_RCPTS_MAX 1000		    /* recipients per run */
+#define SEND_MSGS_MAX 10000		    /* input files per run */
+#define SEND_READ_CHUNK ((size_t)64 << 10)
+#define PATH_MAX_SHOWN 1024 /* a file name in a report line */
 #define SEND_HELO_DEFAULT "localhost"
 
 struct send_domain;
@@ -36,8 +39,15 @@ struct send_domain;
 struct send_rcpt {
 	const char *addr;
 	struct send_domain *dom;
-	struct deliver_rcpt out;
-	enum deliver_verdict security; /* of the session it went over */
+	struct deliver_rcpt *out;	/* one per message */
+	enum deliver_verdict *security; /* of the session each went over */
+};
+
+/* One input file: one message. */
+struct send_msg {
+	const char *path;
+	uint8_t *data;
+	size_t len;
 };
 
 struct send_domain {
@@ -46,7 +56,8 @@ struct send_domain {
 	const char *rcpts[SEND_RCPTS_MAX];
 	size_t idx[SEND_RCPTS_MAX], nrcpts;
 	enum policy_level level;
-	struct smtp_message msg;
+	struct smtp_message msgs[DELIVER_MSGS_MAX];
+	size_t first, nbatch; /* the messages of the running attempt */
 	struct plan *plan;
 	struct deliver *dl;
 	enum deliver_verdict verdict;
@@ -64,8 +75,8 @@ struct send_run {
 	size_t nrcpts;
 	struct send_domain *doms;
 	size_t ndoms, running;
-	uint8_t *data;
-	size_t len;
+	struct send_msg *msgs;
+	size_t nmsgs;
 	const char *from;
 };
 
@@ -74,7 +85,9 @@ struct send_args {
 	struct plan_opts popts;
 	struct deliver_opts dopts;
 	enum policy_level level;
-	const char *policy_file, *from, *input;
+	const char *policy_file, *from;
+	const char *const *inputs;
+	size_t ninputs;
 	const char *to[SEND_RCPTS_MAX];
 	size_t nto;
 	bool json;
@@ -86,7 +99,8 @@ usage(FILE *f)
 {
 	(void)fprintf(f,
 	    "usage: danemta send --from ADDR --to ADDR... [options] "
-	    "[FILE|-]\n"
+	    "[FILE|-]...\n"
+	    "  FILE                 one message; several share connections\n"
 	    "  --from ADDR          envelope sender ('' for the null "
 	    "sender)\n"
 	    "  --to ADDR            a recipient (repeatable)\n"
@@ -207,6 +221,36 @@ parse_opt(int ch, char *arg, struct send_args *a)
 	return 0;
 }
 
+/* The FILEs: none is the standard input; "-" at most once. */
+static int
+input_args(int argc, char **argv, struct send_args *a)
+{
+	static const char *const stdin_only[] = {"-"};
+	size_t i, nstdin = 0;
+
+	if (optind >= argc) {
+		a->inputs = stdin_only;
+		a->ninputs = 1;
+		return 0;
+	}
+	a->inputs = (const char *const *)&argv[optind];
+	a->ninputs = (size_t)(argc - optind);
+	if (a->ninputs > SEND_MSGS_MAX) {
+		(void)fprintf(stderr, "danemta send: over %d input files\n",
+		    SEND_MSGS_MAX);
+		return -1;
+	}
+	for (i = 0; i < a->ninputs; i++)
+		if (strcmp(a->inputs[i], "-") == 0)
+			nstdin++;
+	if (nstdin > 1) {
+		(void)fprintf(stderr,
+		    "danemta send: the standard input ('-') once at most\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_args(int argc, char **argv, struct send_args *a)
 {
@@ -249,14 +293,14 @@ parse_args(int argc, char **argv, struct send_args *a)
 			return EX_USAGE;
 		}
 	}
-	if (optind < argc - 1 || a->from == NULL || a->nto == 0) {
-		(void)fprintf(stderr, "danemta send: %s\n",
-		    optind < argc - 1 ? "one input file at most"
-				      : "--from and --to are required");
+	if (a->from == NULL || a->nto == 0) {
+		(void)fprintf(
+		    stderr, "danemta send: --from and --to are required\n");
 		usage(stderr);
 		return EX_USAGE;
 	}
-	a->input = optind < argc ? argv[optind] : "-";
+	if (input_args(argc, argv, a) < 0)
+		return EX_USAGE;
 	if (addr_check(a->from, true) < 0) {
 		(void)fprintf(stderr,
 		    "danemta send: --from %s: not an address\n", a->from);
@@ -273,7 +317,28 @@ parse_args(int argc, char **argv, struct send_args *a)
 	return EX_OK;
 }
 
-/* Read the whole message before connecting anywhere. */
+/* Up to max bytes of f into a buffer that grows as the input comes. */
+static uint8_t *
+read_all(FILE *f, size_t max, size_t *len)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	do {
+		if (n == cap) {
+			cap = cap == 0 ? SEND_READ_CHUNK : cap * 2;
+			if (cap > max)
+				cap = max;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0 && n < max);
+	*len = n;
+	return buf;
+}
+
+/* Read a whole message before connecting anywhere. */
 static int
 read_message(const char *path, uint8_t **data, size_t *len)
 {
@@ -289,8 +354,7 @@ read_message(const char *path, uint8_t **data, size_t *len)
 		    stderr, "danemta send: %s: %s\n", path, strerror(errno));
 		return EX_NOINPUT;
 	}
-	buf = xmalloc(SEND_MESSAGE_MAX + 1);
-	n = fread(buf, 1, SEND_MESSAGE_MAX + 1, f);
+	buf = read_all(f, SEND_MESSAGE_MAX + 1, &n);
 	if (ferror(f)) {
 		(void)fprintf(stderr, "danemta send: %s: read error\n", path);
 		r = EX_IOERR;
@@ -312,6 +376,34 @@ read_message(const char *path, uint8_t **data, size_t *len)
 	}
 	*data = buf;
 	*len = n;
+	return EX_OK;
+}
+
+/*
+ * Every FILE, read whole before connecting anywhere, and room for each
+ * recipient's outcome per message.
+ */
+static int
+read_messages(struct send_run *run, const struct send_args *a)
+{
+	size_t i;
+	int r;
+
+	run->msgs = xcalloc(a->ninputs, sizeof(*run->msgs));
+	for (i = 0; i < a->ninputs; i++) {
+		run->msgs[i].path = a->inputs[i];
+		r = read_message(
+		    a->inputs[i], &run->msgs[i].data, &run->msgs[i].len);
+		run->nmsgs = i + 1;
+		if (r != EX_OK)
+			return r;
+	}
+	for (i = 0; i < run->nrcpts; i++) {
+		run->rcpts[i].out =
+		    xcalloc(run->nmsgs, sizeof(*run->rcpts[i].out));
+		run->rcpts[i].security =
+		    xcalloc(run->nmsgs, sizeof(*run->rcpts[i].security));
+	}
 	return EX_OK;
 }
 
@@ -356,54 +448,102 @@ group_rcpts(struct send_run *run, const struct send_args *a,
 	return EX_OK;
 }
 
+static void domain_batch(struct send_domain *d);
+
+/* The domain's verdict: the first attempt's, or a later failure's. */
+static void
+domain_verdict(struct send_domain *d, const struct deliver_result *res)
+{
+	bool failed =
+	    d->verdict == DELIVER_DEFER || d->verdict == DELIVER_BOUNCE;
+
+	if (d->first == 0 ||
+	    (!failed &&
+		(res->verdict == DELIVER_DEFER ||
+		    res->verdict == DELIVER_BOUNCE))) {
+		d->verdict = res->verdict;
+		(void)strlcpy(d->reason, res->reason, sizeof(d->reason));
+	}
+	if (d->warning[0] == '\0')
+		(void)strlcpy(d->warning, res->warning, sizeof(d->warning));
+}
+
 static void
 domain_delivered(struct deliver *dl, void *arg)
 {
 	struct send_domain *d = arg;
 	const struct deliver_result *res = deliver_result(dl);
-	size_t i;
+	struct send_rcpt *sr;
+	size_t i, k, m;
 
-	d->verdict = res->verdict;
-	(void)strlcpy(d->reason, res->reason, sizeof(d->reason));
-	(void)strlcpy(d->warning, res->warning, sizeof(d->warning));
-	for (i = 0; i < d->nrcpts && i < res->nrcpts; i++) {
-		d->run->rcpts[d->idx[i]].out = res->rcpts[i];
-		d->run->rcpts[d->idx[i]].security = res->verdict;
+	domain_verdict(d, res);
+	for (k = 0; k < d->nbatch && k < res->nmsgs; k++) {
+		m = d->first + k;
+		for (i = 0; i < d->nrcpts && i < res->msgs[k].nrcpts; i++) {
+			sr = &d->run->rcpts[d->idx[i]];
+			sr->out[m] = res->msgs[k].rcpts[i];
+			sr->security[m] = res->verdict;
+		}
 	}
 	deliver_free(dl);
 	d->dl = NULL;
+	d->first += d->nbatch;
+	if (d->first < d->run->nmsgs) {
+		domain_batch(d);
+		return;
+	}
 	plan_free(d->plan);
 	d->plan = NULL;
 	d->done = true;
 	d->run->running--;
 }
 
+/* The next DELIVER_MSGS_MAX messages (or fewer) over one walk. */
 static void
-domain_planned(struct plan *p, void *arg)
+domain_batch(struct send_domain *d)
 {
-	struct send_domain *d = arg;
 	struct deliver_opts o = d->run->dopts;
+	const struct send_msg *sm;
+	size_t k;
 	int r;
 
-	d->plan = p;
 	o.level = d->level;
-	d->msg.from = d->run->from;
-	d->msg.rcpts = d->rcpts;
-	d->msg.nrcpts = d->nrcpts;
-	d->msg.data = d->run->data;
-	d->msg.len = d->run->len;
-	log_info("deliver: %s: policy level %s, plan %s (%s)", d->name,
-	    policy_level_str(d->level), plan_policy_str(p->policy), p->reason);
-	r = deliver_start(dns_ctx_base(d->run->dns), d->run->tls, p, &o,
-	    &d->msg, domain_delivered, d, &d->dl);
+	d->nbatch = d->run->nmsgs - d->first;
+	if (d->nbatch > DELIVER_MSGS_MAX)
+		d->nbatch = DELIVER_MSGS_MAX;
+	for (k = 0; k < d->nbatch; k++) {
+		sm = &d->run->msgs[d->first + k];
+		d->msgs[k].from = d->run->from;
+		d->msgs[k].rcpts = d->rcpts;
+		d->msgs[k].nrcpts = d->nrcpts;
+		d->msgs[k].data = sm->data;
+		d->msgs[k].len = sm->len;
+	}
+	if (d->run->nmsgs > 1)
+		log_info("deliver: %s: messages %zu-%zu of %zu", d->name,
+		    d->first + 1, d->first + d->nbatch, d->run->nmsgs);
+	r = deliver_start_msgs(dns_ctx_base(d->run->dns), d->run->tls, d->plan,
+	    &o, d->msgs, d->nbatch, domain_delivered, d, &d->dl);
 	if (r < 0)
 		fatalx("send: %s: deliver_start: %s", d->name, err_str(r));
 }
 
-static const char *
-rcpt_status(const struct send_rcpt *r)
+static void
+domain_planned(struct plan *p, void *arg)
 {
-	switch (r->out.outcome) {
+	struct send_domain *d = arg;
+
+	d->plan = p;
+	log_info("deliver: %s: policy level %s, plan %s (%s)", d->name,
+	    policy_level_str(d->level), plan_policy_str(p->policy), p->reason);
+	d->first = 0;
+	domain_batch(d);
+}
+
+static const char *
+rcpt_status(const struct deliver_rcpt *out)
+{
+	switch (out->outcome) {
 	case SMTP_OUTCOME_OK:
 		return "delivered";
 	case SMTP_OUTCOME_PERM:
@@ -417,22 +557,35 @@ static void
 report_text(const struct send_run *run)
 {
 	const struct send_rcpt *r;
-	size_t i;
+	const struct deliver_rcpt *out;
+	char file[PATH_MAX_SHOWN];
+	size_t i, m;
 
 	for (i = 0; i < run->ndoms; i++)
 		if (run->doms[i].warning[0] != '\0')
 			(void)fprintf(stderr, "danemta send: %s: warning: %s\n",
 			    run->doms[i].name, run->doms[i].warning);
-	for (i = 0; i < run->nrcpts; i++) {
-		r = &run->rcpts[i];
-		if (r->out.outcome == SMTP_OUTCOME_OK)
-			(void)fprintf(stderr,
-			    "danemta send: %s: delivered via %s (%s): %s\n",
-			    r->addr, r->out.via,
-			    deliver_verdict_str(r->security), r->out.text);
-		else
-			(void)fprintf(stderr, "danemta send: %s: %s: %s\n",
-			    r->addr, rcpt_status(r), r->out.text);
+	for (m = 0; m < run->nmsgs; m++) {
+		/* With several messages, each line names its file. */
+		file[0] = '\0';
+		if (run->nmsgs > 1)
+			(void)snprintf(
+			    file, sizeof(file), "%s: ", run->msgs[m].path);
+		for (i = 0; i < run->nrcpts; i++) {
+			r = &run->rcpts[i];
+			out = &r->out[m];
+			if (out->outcome == SMTP_OUTCOME_OK)
+				(void)fprintf(stderr,
+				    "danemta send: %s%s: delivered via %s "
+				    "(%s): %s\n",
+				    file, r->addr, out->via,
+				    deliver_verdict_str(r->security[m]),
+				    out->text);
+			else
+				(void)fprintf(stderr,
+				    "danemta send: %s%s: %s: %s\n", file,
+				    r->addr, rcpt_status(out), out->text);
+		}
 	}
 }
 
@@ -442,20 +595,31 @@ report_json(const struct send_run *run)
 	json_t *o = json_object(), *ra = json_array(), *da = json_array();
 	const struct send_rcpt *r;
 	const struct send_domain *d;
-	size_t i;
+	const struct deliver_rcpt *out;
+	json_t *e;
+	size_t i, m;
 
-	for (i = 0; i < run->nrcpts; i++) {
-		r = &run->rcpts[i];
-		(void)json_array_append_new(ra,
-		    json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s?,s:s?}", "rcpt",
-			r->addr, "domain", r->dom->name, "outcome",
-			rcpt_status(r), "code", r->out.code, "enhanced",
-			r->out.enhanced, "text", r->out.text, "via",
-			r->out.via[0] ? r->out.via : NULL, "security",
-			r->out.outcome == SMTP_OUTCOME_OK
-			    ? deliver_verdict_str(r->security)
-			    : NULL));
-	}
+	/* Recipient by recipient, message by message (the FILEs' order). */
+	for (m = 0; m < run->nmsgs; m++)
+		for (i = 0; i < run->nrcpts; i++) {
+			r = &run->rcpts[i];
+			out = &r->out[m];
+			e = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s?,s:s?}",
+			    "rcpt", r->addr, "domain", r->dom->name, "outcome",
+			    rcpt_status(out), "code", out->code, "enhanced",
+			    out->enhanced, "text", out->text, "via",
+			    out->via[0] ? out->via : NULL, "security",
+			    out->outcome == SMTP_OUTCOME_OK
+				? deliver_verdict_str(r->security[m])
+				: NULL);
+			if (run->nmsgs > 1) {
+				(void)json_object_set_new(
+				    e, "message", json_integer((json_int_t)m));
+				(void)json_object_set_new(
+				    e, "file", json_string(run->msgs[m].path));
+			}
+			(void)json_array_append_new(ra, e);
+		}
 	for (i = 0; i < run->ndoms; i++) {
 		d = &run->doms[i];
 		(void)json_array_append_new(da,
@@ -474,14 +638,16 @@ report_json(const struct send_run *run)
 static int
 exit_status(const struct send_run *run)
 {
-	size_t i, ntemp = 0, nperm = 0;
+	size_t i, m, ntemp = 0, nperm = 0;
 
-	for (i = 0; i < run->nrcpts; i++) {
-		if (run->rcpts[i].out.outcome == SMTP_OUTCOME_PERM)
-			nperm++;
-		else if (run->rcpts[i].out.outcome != SMTP_OUTCOME_OK)
-			ntemp++;
-	}
+	for (m = 0; m < run->nmsgs; m++)
+		for (i = 0; i < run->nrcpts; i++) {
+			if (run->rcpts[i].out[m].outcome == SMTP_OUTCOME_PERM)
+				nperm++;
+			else if (run->rcpts[i].out[m].outcome !=
+			    SMTP_OUTCOME_OK)
+				ntemp++;
+		}
 	if (ntemp > 0)
 		return EX_TEMPFAIL;
 	return nperm > 0 ? EX_UNAVAILABLE : EX_OK;
@@ -531,6 +697,7 @@ cmd_send(int argc, char **argv)
 	struct policy_table *table = NULL;
 	struct send_args a;
 	char err[POLICY_ERROR_MAX];
+	size_t i;
 	int r;
 
 	if ((r = parse_args(argc, argv, &a)) != EX_OK)
@@ -550,10 +717,16 @@ cmd_send(int argc, char **argv)
 	run.popts = a.popts;
 	run.from = a.from;
 	if ((r = group_rcpts(&run, &a, table)) == EX_OK &&
-	    (r = read_message(a.input, &run.data, &run.len)) == EX_OK)
+	    (r = read_messages(&run, &a)) == EX_OK)
 		r = run_send(&run, &a);
 	policy_table_free(table);
 	free(run.doms);
-	free(run.data);
+	for (i = 0; i < run.nmsgs; i++)
+		free(run.msgs[i].data);
+	free(run.msgs);
+	for (i = 0; i < run.nrcpts; i++) {
+		free(run.rcpts[i].out);
+		free(run.rcpts[i].security);
+	}
 	return r;
 }

@@ -15,7 +15,7 @@
 #include "danemta/dns.h"
 #include "danemta/plan.h"
 
-#define LIVE_ADDRS_MAX (PLAN_HOSTS_MAX * PLAN_ADDRS_MAX)
+#define LIVE_ADDRS_MAX ((size_t)PLAN_HOSTS_MAX * PLAN_ADDRS_MAX)
 #define LIVE_TIMEOUT_DEFAULT 30 /* seconds per SMTP step */
 #define LIVE_TIMEOUT_MAX 600
 

@@ -163,7 +163,7 @@ live_match(struct live_run *run)
 				    : DIAG_MATCH_UNKNOWN;
 		}
 	}
-	run->extras = xcalloc(LIVE_ADDRS_MAX * 4, sizeof(*run->extras));
+	run->extras = xcalloc(LIVE_ADDRS_MAX * (size_t)4, sizeof(*run->extras));
 	for (i = 0; i < lv->naddrs; i++) {
 		a = &lv->addrs[i];
 		h = &lv->plan->hosts[a->host];
@@ -173,7 +173,7 @@ live_match(struct live_run *run)
 			if (a->match[k] == DIAG_MATCH_UNKNOWN &&
 			    tlsa_live_counts(h, k) &&
 			    h->tlsa[k].rr.usage >= TLSA_USAGE_DANE_TA &&
-			    run->nextras < LIVE_ADDRS_MAX * 4)
+			    run->nextras < LIVE_ADDRS_MAX * (size_t)4)
 				extra_start(run, i, k);
 	}
 }

@@ -16,10 +16,7 @@
 
 #include "danemta/buf.h"
 #include "danemta/dane.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/log.h"
 #include "danemta/util.h"
 

@@ -17,10 +17,7 @@
 #include "danemta/deliver.h"
 #include "danemta/log.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 /* One session (and its cleartext retry) at one address. */
 struct dl_task {
@@ -32,12 +29,19 @@ struct dl_task {
 	struct deliver_rcpt *rc; /* probe_all: outcomes at this address */
 };
 
+/* One message of the attempt and its recipients still pending. */
+struct dl_msg {
+	const char **prcpts;
+	size_t *pidx, npending;
+};
+
 struct deliver {
 	struct event_base *base;
 	struct dane_ctx *ctx;
 	const struct plan *plan;
 	struct deliver_opts o;
-	const struct smtp_message *msg;
+	const struct smtp_message *msg; /* nmsgs messages, or NULL */
+	size_t nmsgs;
 	deliver_done_fn done;
 	void *arg;
 	struct event *ev; /* finishing without a session */
@@ -48,9 +52,10 @@ struct deliver {
 	size_t ntasks, running;
 
 	/* The recipients still pending, sent with the next session. */
-	const char **prcpts;
-	size_t *pidx, npending;
-	struct smtp_message cur;
+	struct dl_msg *dm; /* nmsgs entries */
+	/* The next session's messages: those with recipients pending. */
+	struct smtp_message cur[SMTP_MSGS_MAX];
+	size_t curidx[SMTP_MSGS_MAX], ncur;
 	const char *failed_dane; /* a DANE host that failed, for §2.2.1 */
 	bool used_ok;		 /* a recipient was accepted at used_host */
 	bool finished;
@@ -188,7 +193,10 @@ log_host_plan(
 	}
 	if (d->o.level != POLICY_DANE || h->mode != PLAN_MODE_OPPORTUNISTIC)
 		return;
-	if (!plan_mx_secure(p))
+	if (p->address_literal)
+		log_info(
+		    "DANE: %s is an address literal (optional TLS)", p->domain);
+	else if (!plan_mx_secure(p))
 		log_info("DANE: insecure name %s (falling back to optional "
 			 "TLS)",
 		    p->domain);
@@ -226,20 +234,49 @@ hosts_init(struct deliver *d)
 	}
 }
 
+/* Every message's recipients start pending; msgs[0] is also rcpts. */
 static void
 rcpts_init(struct deliver *d)
 {
-	size_t i, n = d->msg != NULL ? d->msg->nrcpts : 0;
+	size_t i, k, n, nm = d->nmsgs > 0 ? d->nmsgs : 1;
+	struct dl_msg *dm;
 
-	d->res.nrcpts = n;
-	d->res.rcpts = xcalloc(n + 1, sizeof(*d->res.rcpts));
-	d->prcpts = xcalloc(n + 1, sizeof(*d->prcpts));
-	d->pidx = xcalloc(n + 1, sizeof(*d->pidx));
-	for (i = 0; i < n; i++) {
-		d->prcpts[i] = d->msg->rcpts[i];
-		d->pidx[i] = i;
+	d->res.nmsgs = d->nmsgs;
+	d->res.msgs = xcalloc(nm, sizeof(*d->res.msgs));
+	d->dm = xcalloc(nm, sizeof(*d->dm));
+	for (k = 0; k < nm; k++) {
+		n = k < d->nmsgs ? d->msg[k].nrcpts : 0;
+		dm = &d->dm[k];
+		d->res.msgs[k].nrcpts = n;
+		d->res.msgs[k].rcpts =
+		    xcalloc(n + 1, sizeof(struct deliver_rcpt));
+		dm->prcpts = xcalloc(n + 1, sizeof(*dm->prcpts));
+		dm->pidx = xcalloc(n + 1, sizeof(*dm->pidx));
+		for (i = 0; i < n; i++) {
+			dm->prcpts[i] = d->msg[k].rcpts[i];
+			dm->pidx[i] = i;
+		}
+		dm->npending = n;
 	}
-	d->npending = n;
+	d->res.nrcpts = d->res.msgs[0].nrcpts;
+	d->res.rcpts = d->res.msgs[0].rcpts;
+}
+
+/* The next session carries every message with recipients pending. */
+static void
+cur_build(struct deliver *d)
+{
+	size_t k;
+
+	d->ncur = 0;
+	for (k = 0; k < d->nmsgs; k++) {
+		if (d->dm[k].npending == 0)
+			continue;
+		d->cur[d->ncur] = d->msg[k];
+		d->cur[d->ncur].rcpts = d->dm[k].prcpts;
+		d->cur[d->ncur].nrcpts = d->dm[k].npending;
+		d->curidx[d->ncur++] = k;
+	}
 }
 
 /* ---- finishing ---- */
@@ -314,38 +351,40 @@ static void
 rcpts_defer(struct deliver *d)
 {
 	struct deliver_rcpt *rr;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < d->res.nrcpts; i++) {
-		rr = &d->res.rcpts[i];
-		if (rr->outcome == SMTP_OUTCOME_OK ||
-		    rr->outcome == SMTP_OUTCOME_PERM)
-			continue;
-		rr->outcome = d->res.verdict == DELIVER_BOUNCE
-		    ? SMTP_OUTCOME_PERM
-		    : SMTP_OUTCOME_TEMP;
-		if (rr->text[0] == '\0' || d->res.used_host < 0)
-			(void)strlcpy(
-			    rr->text, d->res.reason, sizeof(rr->text));
-	}
+	for (k = 0; k < d->nmsgs; k++)
+		for (i = 0; i < d->res.msgs[k].nrcpts; i++) {
+			rr = &d->res.msgs[k].rcpts[i];
+			if (rr->outcome == SMTP_OUTCOME_OK ||
+			    rr->outcome == SMTP_OUTCOME_PERM)
+				continue;
+			rr->outcome = d->res.verdict == DELIVER_BOUNCE
+			    ? SMTP_OUTCOME_PERM
+			    : SMTP_OUTCOME_TEMP;
+			if (rr->text[0] == '\0' || d->res.used_host < 0)
+				(void)strlcpy(
+				    rr->text, d->res.reason, sizeof(rr->text));
+		}
 }
 
 /* A usable session where no recipient was accepted: defer or bounce. */
 static void
 rcpts_judge(struct deliver *d)
 {
-	size_t i, nperm = 0;
+	size_t i, k, n = 0, nperm = 0;
 
-	if (d->res.nrcpts == 0)
+	for (k = 0; k < d->nmsgs; k++)
+		for (i = 0; i < d->res.msgs[k].nrcpts; i++, n++) {
+			if (d->res.msgs[k].rcpts[i].outcome == SMTP_OUTCOME_OK)
+				return;
+			if (d->res.msgs[k].rcpts[i].outcome ==
+			    SMTP_OUTCOME_PERM)
+				nperm++;
+		}
+	if (n == 0)
 		return;
-	for (i = 0; i < d->res.nrcpts; i++) {
-		if (d->res.rcpts[i].outcome == SMTP_OUTCOME_OK)
-			return;
-		if (d->res.rcpts[i].outcome == SMTP_OUTCOME_PERM)
-			nperm++;
-	}
-	d->res.verdict =
-	    nperm == d->res.nrcpts ? DELIVER_BOUNCE : DELIVER_DEFER;
+	d->res.verdict = nperm == n ? DELIVER_BOUNCE : DELIVER_DEFER;
 	reason_add(d, "refused: %s", d->res.rcpts[0].text);
 }
 
@@ -409,8 +448,8 @@ task_params(struct dl_task *t)
 	p->helo_name = d->o.helo_name;
 	p->timeouts = d->o.timeouts;
 	if (d->msg != NULL) {
-		p->msgs = &d->cur;
-		p->nmsgs = 1;
+		p->msgs = d->cur;
+		p->nmsgs = d->ncur;
 	}
 }
 
@@ -467,9 +506,12 @@ record_session(struct dl_task *t, const struct smtp_session_result *sr)
 	}
 }
 
-/* Recipient outcomes of a usable session; true when one was accepted. */
+/*
+ * Recipient outcomes of the session's message k (a usable session); true
+ * when one was accepted.
+ */
 static bool
-record_rcpts(struct dl_task *t, const struct smtp_session_result *sr,
+record_rcpts(struct dl_task *t, const struct smtp_session_result *sr, size_t k,
     struct deliver_rcpt *out, const size_t *idx, size_t n)
 {
 	const struct smtp_msg_result *mr;
@@ -480,13 +522,16 @@ record_rcpts(struct dl_task *t, const struct smtp_session_result *sr,
 
 	if (sr->nmsgs == 0)
 		return true;
-	mr = &sr->msgs[0];
+	if (k >= sr->nmsgs)
+		return false;
+	mr = &sr->msgs[k];
 	for (j = 0; j < n && j < mr->nrcpts; j++) {
 		const struct smtp_rcpt_result *x = &mr->rcpts[j];
 
 		rr = &out[idx != NULL ? idx[j] : j];
 		ok = x->outcome == SMTP_OUTCOME_OK &&
-		    (t->d->msg->data == NULL || mr->outcome == SMTP_OUTCOME_OK);
+		    (t->d->cur[k].data == NULL ||
+			mr->outcome == SMTP_OUTCOME_OK);
 		rr->outcome = ok		      ? SMTP_OUTCOME_OK
 		    : x->outcome == SMTP_OUTCOME_PERM ? SMTP_OUTCOME_PERM
 						      : SMTP_OUTCOME_NONE;
@@ -506,22 +551,49 @@ record_rcpts(struct dl_task *t, const struct smtp_session_result *sr,
 	return any;
 }
 
-/* After a usable session in send mode: keep only pending recipients. */
-static void
+/* Every message's outcomes from a usable session; true when one went. */
+static bool
+record_msgs(struct dl_task *t, const struct smtp_session_result *sr)
+{
+	struct deliver *d = t->d;
+	bool any = false;
+	size_t k, m;
+
+	for (k = 0; k < d->ncur; k++) {
+		m = d->curidx[k];
+		if (record_rcpts(t, sr, k, d->res.msgs[m].rcpts, d->dm[m].pidx,
+			d->dm[m].npending))
+			any = true;
+	}
+	return any;
+}
+
+/*
+ * After a usable session in send mode: keep only pending recipients.
+ * Returns how many remain over all messages.
+ */
+static size_t
 pending_compact(struct deliver *d)
 {
-	size_t i, n = 0;
+	struct dl_msg *dm;
+	size_t i, k, n, total = 0;
 
-	for (i = 0; i < d->npending; i++) {
-		enum smtp_outcome o = d->res.rcpts[d->pidx[i]].outcome;
+	for (k = 0; k < d->nmsgs; k++) {
+		dm = &d->dm[k];
+		for (i = 0, n = 0; i < dm->npending; i++) {
+			enum smtp_outcome o =
+			    d->res.msgs[k].rcpts[dm->pidx[i]].outcome;
 
-		if (o == SMTP_OUTCOME_OK || o == SMTP_OUTCOME_PERM)
-			continue;
-		d->prcpts[n] = d->prcpts[i];
-		d->pidx[n] = d->pidx[i];
-		n++;
+			if (o == SMTP_OUTCOME_OK || o == SMTP_OUTCOME_PERM)
+				continue;
+			dm->prcpts[n] = dm->prcpts[i];
+			dm->pidx[n] = dm->pidx[i];
+			n++;
+		}
+		dm->npending = n;
+		total += n;
 	}
-	d->npending = n;
+	return total;
 }
 
 static void walk_next(struct deliver *d);
@@ -553,8 +625,7 @@ walk_after(struct dl_task *t, const struct smtp_session_result *sr)
 
 	if (deliver_decide(dh->mode, a->result, !d->o.no_plaintext_retry,
 		&next_host, &retry_plain)) {
-		any = d->msg == NULL ||
-		    record_rcpts(t, sr, d->res.rcpts, d->pidx, d->npending);
+		any = d->msg == NULL || record_msgs(t, sr);
 		/* The session the mail went over; else the first usable. */
 		if (d->res.used_host < 0 || (any && !d->used_ok)) {
 			d->res.used_host = (int)t->h;
@@ -562,8 +633,7 @@ walk_after(struct dl_task *t, const struct smtp_session_result *sr)
 			d->used_ok = any;
 		}
 		a->used = a->used || any;
-		pending_compact(d);
-		if (d->msg == NULL || d->npending == 0) {
+		if (pending_compact(d) == 0 || d->msg == NULL) {
 			finish(d);
 			return;
 		}
@@ -612,8 +682,7 @@ walk_next(struct deliver *d)
 			log_warnx("%s", d->res.warning);
 			d->res.downgrade = true;
 		}
-		d->cur.rcpts = d->prcpts;
-		d->cur.nrcpts = d->npending;
+		cur_build(d);
 		t->h = d->order[d->pos];
 		t->a = d->apos;
 		t->plain = false;
@@ -638,6 +707,7 @@ probe_evaluate(struct deliver *d)
 		if (!dh->allowed)
 			continue;
 		for (j = 0; j < dh->naddrs; j++) {
+			next_host = false;
 			for (k = 0, t = NULL; k < d->ntasks; k++)
 				if (d->tasks[k].h == d->order[i] &&
 				    d->tasks[k].a == j)
@@ -695,7 +765,8 @@ task_done(struct smtp_session *s, void *arg)
 	if (deliver_decide(d->res.hosts[t->h].mode, a->result,
 		!d->o.no_plaintext_retry, &next_host, &retry_plain)) {
 		if (d->msg != NULL)
-			(void)record_rcpts(t, sr, t->rc, NULL, d->res.nrcpts);
+			(void)record_rcpts(
+			    t, sr, 0, t->rc, NULL, d->res.nrcpts);
 	} else if (retry_plain && !t->plain) {
 		t->plain = true;
 		(void)task_start(t);
@@ -717,8 +788,7 @@ probe_start(struct deliver *d)
 		if (d->res.hosts[i].allowed)
 			n += d->res.hosts[i].naddrs;
 	d->tasks = xcalloc(n + 1, sizeof(*d->tasks));
-	d->cur.rcpts = d->prcpts;
-	d->cur.nrcpts = d->npending;
+	cur_build(d);
 	for (i = 0; i < d->res.nhosts; i++) {
 		dh = &d->res.hosts[i];
 		for (j = 0; dh->allowed && j < dh->naddrs; j++) {
@@ -738,11 +808,36 @@ probe_start(struct deliver *d)
 	}
 }
 
+static bool
+msgs_valid(const struct smtp_message *msgs, size_t nmsgs, bool probe_all)
+{
+	size_t k;
+
+	if ((msgs == NULL) != (nmsgs == 0) || nmsgs > DELIVER_MSGS_MAX ||
+	    (probe_all && nmsgs > 1))
+		return false;
+	for (k = 0; k < nmsgs; k++)
+		if (msgs[k].nrcpts == 0 || msgs[k].nrcpts > SMTP_RCPTS_MAX ||
+		    msgs[k].from == NULL || msgs[k].rcpts == NULL)
+			return false;
+	return true;
+}
+
 int
 deliver_start(struct event_base *base, struct dane_ctx *ctx,
     const struct plan *plan, const struct deliver_opts *opts,
     const struct smtp_message *msg, deliver_done_fn done, void *arg,
     struct deliver **out)
+{
+	return deliver_start_msgs(
+	    base, ctx, plan, opts, msg, msg != NULL ? 1 : 0, done, arg, out);
+}
+
+int
+deliver_start_msgs(struct event_base *base, struct dane_ctx *ctx,
+    const struct plan *plan, const struct deliver_opts *opts,
+    const struct smtp_message *msgs, size_t nmsgs, deliver_done_fn done,
+    void *arg, struct deliver **out)
 {
 	struct deliver *d;
 
@@ -750,26 +845,21 @@ deliver_start(struct event_base *base, struct dane_ctx *ctx,
 	if (base == NULL || ctx == NULL || plan == NULL || opts == NULL ||
 	    done == NULL || opts->helo_name == NULL ||
 	    plan->nhosts > PLAN_HOSTS_MAX ||
-	    (msg != NULL &&
-		(msg->nrcpts == 0 || msg->nrcpts > SMTP_RCPTS_MAX ||
-		    msg->from == NULL)))
+	    !msgs_valid(msgs, nmsgs, opts->probe_all))
 		return -ERR_USAGE;
 	d = xcalloc(1, sizeof(*d));
 	d->base = base;
 	d->ctx = ctx;
 	d->plan = plan;
 	d->o = *opts;
-	d->msg = msg;
+	d->msg = msgs;
+	d->nmsgs = nmsgs;
 	d->done = done;
 	d->arg = arg;
 	d->res.level = opts->level;
 	d->res.used_host = d->res.used_addr = -1;
 	if ((d->ev = evtimer_new(base, finish_cb, d)) == NULL)
 		fatalx("deliver: cannot allocate an event");
-	if (msg != NULL) {
-		d->cur = *msg;
-		d->cur.nrcpts = 0;
-	}
 	rcpts_init(d);
 	make_order(d);
 	hosts_init(d);
@@ -808,8 +898,12 @@ deliver_free(struct deliver *d)
 	for (i = 0; i < d->res.nhosts; i++)
 		free(d->res.hosts[i].addrs);
 	free(d->res.hosts);
-	free(d->res.rcpts);
-	free(d->prcpts);
-	free(d->pidx);
+	for (i = 0; d->dm != NULL && i < (d->nmsgs > 0 ? d->nmsgs : 1); i++) {
+		free(d->res.msgs[i].rcpts);
+		free(d->dm[i].prcpts);
+		free(d->dm[i].pidx);
+	}
+	free(d->res.msgs);
+	free(d->dm);
 	free(d);
 }

@@ -10,10 +10,7 @@
 #include <event2/event.h>
 
 #include "danemta/dns.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/log.h"
 #include "danemta/plan.h"
 #include "danemta/util.h"

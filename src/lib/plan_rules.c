@@ -11,10 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/plan.h"
 #include "danemta/util.h"
 

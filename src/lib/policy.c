@@ -1,6 +1,6 @@
 /*
- * TLS security levels and the per-destination policy table: which TLS
- * mode each host of a destination plan gets (RFC 7672 §2.2 opportunistic
+ * TLS security levels and the per-destination policy table: the TLS mode
+ * of each host of a destination plan (RFC 7672 §2.2 opportunistic
  * DANE, §6 mandatory DANE, §9.1 a local bypass for broken DANE).  The
  * table parser reads a local file; it is still strict and bounded.
  */
@@ -12,10 +12,7 @@
 
 #include "danemta/policy.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 struct policy_entry {
 	char *name; /* lower case, no final dot; ".x" for a suffix entry */
@@ -346,9 +343,8 @@ policy_table_count(const struct policy_table *t)
 static const struct policy_entry *
 table_find(const struct policy_table *t, const char *name)
 {
-	struct policy_entry key;
+	struct policy_entry key = {(char *)(uintptr_t)name, POLICY_DANE};
 
-	key.name = (char *)(uintptr_t)name;
 	return bsearch(&key, t->v, t->n, sizeof(*t->v), entry_cmp);
 }
 

@@ -1,6 +1,6 @@
 /*
- * Plans for people and programs: JSON (docs/check-json.md, schema 1) and
- * the human trace of the RFC 7672 §2.2 steps (checklist §1.16: unexpanded
+ * Plans for people and programs: JSON (docs/check-json.md: schema 1 for the
+ * plan alone, schema 2 for danemta check's objects) and the human trace of the RFC 7672 §2.2 steps (checklist §1.16: unexpanded
  * MX names, DNSSEC status of each lookup, candidates, base, records).
  */
 #include <arpa/inet.h>
@@ -134,13 +134,13 @@ host_json(const struct plan_host *h)
 	return o;
 }
 
-json_t *
-report_plan_json(const struct plan *p)
+static json_t *
+plan_json(const struct plan *p, int schema, const char *reason_key)
 {
 	json_t *o = json_object(), *hosts = json_array();
 	size_t i;
 
-	set(o, "schema", json_integer(REPORT_SCHEMA));
+	set(o, "schema", json_integer(schema));
 	set(o, "domain", json_string(p->domain));
 	set(o, "domain_expanded", str_or_null(p->domain_expanded));
 	set(o, "address_literal", json_boolean(p->address_literal));
@@ -153,8 +153,20 @@ report_plan_json(const struct plan *p)
 		(void)json_array_append_new(hosts, host_json(&p->hosts[i]));
 	set(o, "hosts", hosts);
 	set(o, "policy", json_string(plan_policy_str(p->policy)));
-	set(o, "reason", json_string(p->reason));
+	set(o, reason_key, json_string(p->reason));
 	return o;
+}
+
+json_t *
+report_plan_json(const struct plan *p)
+{
+	return plan_json(p, REPORT_SCHEMA, "reason");
+}
+
+json_t *
+report_check_json(const struct plan *p)
+{
+	return plan_json(p, REPORT_CHECK_SCHEMA, "policy_reason");
 }
 
 /* ---- the human trace ---- */

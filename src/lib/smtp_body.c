@@ -7,10 +7,7 @@
 
 #include "danemta/buf.h"
 #include "danemta/smtp_client.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 int
 smtp_body_encode(

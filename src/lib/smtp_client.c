@@ -22,10 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "danemta/buf.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/log.h"
 #include "danemta/smtp_client.h"
 #include "danemta/smtp_reply.h"

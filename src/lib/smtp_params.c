@@ -8,10 +8,7 @@
 
 #include "danemta/plan.h"
 #include "danemta/smtp_client.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 void
 smtp_timeouts_default(struct smtp_timeouts *t)

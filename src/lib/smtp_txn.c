@@ -16,10 +16,7 @@
 #include "danemta/smtp_client.h"
 #include "danemta/smtp_reply.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "smtp_client_priv.h"
 
 /* Outcome of a reply code. */

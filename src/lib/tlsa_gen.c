@@ -10,10 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/tlsa.h"
 #include "danemta/util.h"
 

@@ -9,10 +9,7 @@
 #include <strings.h>
 
 #include "danemta/buf.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/tlsa.h"
 #include "danemta/util.h"
 

@@ -63,14 +63,20 @@ xstrndup(const char *s, size_t n)
 int
 xasprintf(char **ret, const char *fmt, ...)
 {
+	char small[256];
 	va_list ap;
 	int n;
 
+	/* Most results fit on the stack: one formatting pass instead of two. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		fatal("xasprintf");
+	if ((size_t)n < sizeof(small)) {
+		*ret = xstrdup(small);
+		return n;
+	}
 	*ret = xmalloc((size_t)n + 1);
 	va_start(ap, fmt);
 	(void)vsnprintf(*ret, (size_t)n + 1, fmt, ap);

@@ -116,10 +116,10 @@ def used_address(o):
 
 
 def assert_check(o, d):
-    dv = o["delivery"]
-    assert dv["verdict"] in VERDICTS
-    assert dv["verdict"] == d["verdict"], (dv, o["problems"])
-    assert dv["reason"]
+    # schema 2: the delivery verdict is top-level
+    assert o["verdict"] in VERDICTS
+    assert o["verdict"] == d["verdict"], (o["reason"], o["problems"])
+    assert o["reason"]
     for h, a in addresses(o):
         assert a["result"] in RESULTS, a
         if a["result"] in USABLE - {"plaintext"} or a["tls_version"]:
@@ -181,7 +181,7 @@ def test_matrix_check(world, danemta, entry):
         d = dict(d, verdict=CHECK_VERDICT[entry["domain"]])
     assert_check(o, d)
     assert r.returncode == (0 if not o["problems"] else
-                            75 if o["verdict"] == "incomplete" else 1)
+                            75 if o["status"] == "incomplete" else 1)
     # A check sends no mail.
     for n in world.receivers:
         assert snap.new_mail(n) == []
@@ -230,7 +230,7 @@ def test_dane_ta_failures_defer(world, danemta, domain, tlsrpt):
     _, o = run_check(world, danemta, domain)
     (h, a), = list(addresses(o))
     assert a["result"] == "dane-failed" and a["tlsrpt_result"] == tlsrpt, a
-    assert o["delivery"]["verdict"] == "defer"
+    assert o["verdict"] == "defer"
     snap, token, r, out = send_one(world, danemta, domain)
     assert r.returncode == 75 and snap.holders(token) == []
     rcv = world.receivers_for_host(h["name"])
@@ -320,7 +320,7 @@ def test_good_host_broken_tls_defers(world, danemta, behaviour, b, result):
     behaviour("good", b)
     _, o = run_check(world, danemta, "good.test")
     (h, a), = list(addresses(o))
-    assert a["result"] == result and o["delivery"]["verdict"] == "defer"
+    assert a["result"] == result and o["verdict"] == "defer"
     snap, token, r, out = send_one(world, danemta, "good.test")
     assert r.returncode == 75
     for s in snap.new_sessions("good"):
@@ -352,7 +352,7 @@ def test_permanent_after_authentication(world, danemta, behaviour):
     assert rc["enhanced"] == "5.1.1"
     # The recipient probe of check sees the same.
     r2, o = run_check(world, danemta, "user@good.test")
-    assert o["delivery"]["verdict"] == "bounce"
+    assert o["verdict"] == "bounce"
     assert o["delivery"]["recipient"]["outcome"] == "perm"
 
 
@@ -375,7 +375,7 @@ def test_policy_levels(world, danemta, tmp_path):
     assert json.loads(eml.with_suffix(".json").read_text())["tls"] is False
     # encrypt: TLS without DANE, so a stale TLSA does not matter.
     _, o = run_check(world, danemta, "r05-stale.test", ["--policy", "encrypt"])
-    assert o["delivery"]["verdict"] == "tls-unauthenticated"
+    assert o["verdict"] == "tls-unauthenticated"
     bad = tmp_path / "bad"
     bad.write_text("good.test dane\ngood.test may extra\n")
     r = danemta("send", "--from", "a@b.test", "--to", "u@good.test",
@@ -407,6 +407,16 @@ def test_several_domains_in_parallel(world, danemta):
         assert line in r.stderr
 
 
+def test_address_literal(world, danemta):
+    rcv = world.receiver("unsigned")
+    dest = "[%s]" % rcv["address"]
+    snap, token, r, out = send_one(world, danemta, dest)
+    assert r.returncode == 0, r.stderr
+    assert "address literal" in r.stderr
+    assert [n for n, _ in snap.holders(token)] == ["unsigned"]
+    assert out["recipients"][0]["security"] == "opportunistic"
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--to", "u@good.test"], "--from and --to are required"),
     (["--from", "a@b.test"], "--from and --to are required"),
@@ -415,7 +425,7 @@ def test_several_domains_in_parallel(world, danemta):
     (["--from", "a b@c.test", "--to", "u@good.test"], "not an address"),
     (["--from", "a@b.test", "--to", "u@good.test", "--policy", "strict"], "unknown level"),
     (["--from", "a@b.test", "--to", "u@good.test", "--port", "0"], ""),
-    (["--from", "a@b.test", "--to", "u@good.test", "f1", "f2"], "one input file"),
+    (["--from", "a@b.test", "--to", "u@good.test", "-", "-"], "standard input"),
 ])
 def test_send_usage(danemta, args, msg):
     r = danemta("send", *args, input="x\r\n")
@@ -438,3 +448,77 @@ def test_send_input_errors(world, danemta, tmp_path):
     r = danemta(*base, str(big))
     assert r.returncode == 65 and "over" in r.stderr
     assert snap.touched() == set()
+
+
+# ---- several messages over one session (issue 7, bench/send) ----
+
+def send_files(world, danemta, tmp_path, rcpts, n, prefix="m"):
+    """`danemta send` with n FILEs (one message each) to rcpts."""
+    tokens, files = [], []
+    for i in range(n):
+        t = uuid.uuid4().hex
+        f = tmp_path / ("%s%03d.eml" % (prefix, i))
+        f.write_text(message(t, ", ".join(rcpts)), newline="")
+        tokens.append(t)
+        files.append(str(f))
+    args = ["send", "--json", "--from", "sender@client.test", "--timeout", "10",
+            "--unbound-config", world.unbound_conf, "-v"]
+    for rc in rcpts:
+        args += ["--to", rc]
+    r = danemta(*args, *files, timeout=120)
+    return tokens, files, r, (json.loads(r.stdout) if r.stdout else None)
+
+
+def test_send_several_messages_one_session(world, danemta, tmp_path):
+    n = 5
+    rcpts = ["user@good.test", "other@good.test"]
+    snap = Snapshot(world)
+    tokens, files, r, out = send_files(world, danemta, tmp_path, rcpts, n)
+    assert r.returncode == 0, r.stderr
+    # One connection carried every message, each to both recipients.
+    sessions = snap.new_sessions("good")
+    assert len(sessions) == 1, sessions
+    s = sessions[0]
+    assert s["tls"] is True and s["messages"] == n, s
+    assert s["commands"].count("MAIL") == n and s["commands"].count("DATA") == n
+    assert snap.touched() == {"good"}
+    for t in tokens:
+        assert [name for name, _ in snap.holders(t)] == ["good"], t
+    # Per-message, per-recipient outcomes, in the order of the FILEs.
+    got = [(e["message"], e["file"], e["rcpt"]) for e in out["recipients"]]
+    assert got == [(i, files[i], rc) for i in range(n) for rc in rcpts]
+    for e in out["recipients"]:
+        assert e["outcome"] == "delivered", e
+        assert e["security"] == "dane-authenticated", e
+        assert e["via"].startswith("mx") or "[" in e["via"], e
+    for f in files:
+        assert "%s: user@good.test: delivered via" % f in r.stderr
+
+
+def test_send_messages_past_one_session(world, danemta, tmp_path):
+    # More messages than one session carries (DELIVER_MSGS_MAX = 64): a
+    # second session to the same host takes the rest.
+    n = 70
+    snap = Snapshot(world)
+    tokens, files, r, out = send_files(world, danemta, tmp_path,
+                                       ["user@good.test"], n)
+    assert r.returncode == 0, r.stderr
+    assert [s["messages"] for s in snap.new_sessions("good")] == [64, n - 64]
+    assert len(out["recipients"]) == n
+    assert all(e["outcome"] == "delivered" for e in out["recipients"])
+    assert all(snap.holders(t) for t in tokens)
+
+
+def test_send_several_messages_exit_over_all(world, danemta, tmp_path,
+                                             behaviour):
+    # Every message deferred at the only host: each is reported, exit 75.
+    behaviour("good", {"tls_fail": "garbage"})
+    snap = Snapshot(world)
+    tokens, files, r, out = send_files(world, danemta, tmp_path,
+                                       ["user@good.test"], 3)
+    assert r.returncode == 75, r.stderr
+    assert [e["outcome"] for e in out["recipients"]] == ["deferred"] * 3
+    assert [e["message"] for e in out["recipients"]] == [0, 1, 2]
+    for s in snap.new_sessions("good"):
+        assert "MAIL" not in s["commands"] and s["data_bytes"] == 0
+    assert all(snap.holders(t) == [] for t in tokens)

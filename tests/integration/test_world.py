@@ -16,6 +16,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import ssl
 import subprocess
 import time
@@ -221,6 +222,13 @@ def cert_der(world, name):
 def test_every_receiver(world):
     for name, r in world.receivers.items():
         addr, port, b = r["address"], r["port"], r["behaviour"]
+        if b.get("stall", {}).get("stage") == "greeting":
+            # A silent server on purpose: it must accept and say nothing.
+            with socket.create_connection((addr, port), timeout=5) as sock:
+                sock.settimeout(1)
+                with pytest.raises(socket.timeout):
+                    sock.recv(1)
+            continue
         with smtplib.SMTP(addr, port, timeout=15) as s:
             code, _ = s.ehlo("client.test")
             if b.get("helo_only"):

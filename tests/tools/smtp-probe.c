@@ -2,10 +2,13 @@
  * smtp-probe: run one libdanemta SMTP session against ADDR:PORT under a
  * TLS mode given on the command line (no DNS, no plan) and print the
  * session result as JSON.  A test tool: it lets the integration tests drive
- * smtp_client.c and dane.c directly.
+ * smtp_client.c and dane.c directly.  --repeat M runs M sessions one after
+ * the other in this process (bench/handshake's in-process client loop).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,13 +20,11 @@
 #include "danemta/smtp_client.h"
 #include "danemta/tlsa.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 #define PROBE_FILE_MAX (64u * 1024u * 1024u)
 #define PROBE_RCPTS_MAX 64
+#define PROBE_REPEAT_MAX 1000000
 
 struct probe {
 	char addr[64];
@@ -38,6 +39,14 @@ struct probe {
 	size_t nmsgs;
 	const char *from;
 	int probe_only;
+	long long repeat;
+};
+
+/* What --repeat saw: sessions by result, and what they cost. */
+struct probe_tally {
+	size_t by_result[SMTP_RESULT_SMTP_FAILED + 1];
+	size_t authenticated, completed;
+	double wall_s, user_s, sys_s;
 };
 
 static __attribute__((noreturn)) void
@@ -48,7 +57,7 @@ usage(void)
 	    "--mode dane|tls-required|opportunistic|none\n"
 	    "    [--base NAME] [--refid NAME]... [--tlsa \"U S M HEX\"]...\n"
 	    "    [--from A --to B... [--message FILE]... [--probe]]\n"
-	    "    [--helo NAME] [--timeout S] [--dnssec] [-v]\n");
+	    "    [--helo NAME] [--timeout S] [--dnssec] [--repeat M] [-v]\n");
 	exit(64);
 }
 
@@ -171,6 +180,10 @@ parse_args(struct probe *pr, int argc, char **argv)
 				usage();
 			smtp_timeouts_all(
 			    &pr->p.timeouts, (unsigned int)secs * 1000);
+		} else if (strcmp(o, "--repeat") == 0) {
+			pr->repeat = strtonum(v, 1, PROBE_REPEAT_MAX, &errstr);
+			if (errstr != NULL)
+				usage();
 		} else
 			usage();
 	}
@@ -236,8 +249,38 @@ msgs_json(const struct probe *pr, const struct smtp_session_result *res)
 	return a;
 }
 
+/* The --repeat figures: sessions/s and CPU per session (getrusage). */
+static json_t *
+tally_json(const struct probe *pr, const struct probe_tally *t)
+{
+	json_t *o = json_object(), *by = json_object();
+	double cpu = t->user_s + t->sys_s, n = (double)pr->repeat;
+	size_t i;
+
+	for (i = 0; i <= SMTP_RESULT_SMTP_FAILED; i++)
+		if (t->by_result[i] > 0)
+			(void)json_object_set_new(by,
+			    smtp_result_str((enum smtp_result)i),
+			    json_integer((json_int_t)t->by_result[i]));
+	(void)json_object_set_new(o, "sessions", json_integer(pr->repeat));
+	(void)json_object_set_new(o, "results", by);
+	(void)json_object_set_new(
+	    o, "authenticated", json_integer((json_int_t)t->authenticated));
+	(void)json_object_set_new(
+	    o, "completed", json_integer((json_int_t)t->completed));
+	(void)json_object_set_new(o, "wall_s", json_real(t->wall_s));
+	(void)json_object_set_new(o, "user_s", json_real(t->user_s));
+	(void)json_object_set_new(o, "sys_s", json_real(t->sys_s));
+	(void)json_object_set_new(
+	    o, "cpu_ms_per_session", json_real(cpu * 1e3 / n));
+	(void)json_object_set_new(
+	    o, "sessions_per_s", json_real(t->wall_s > 0 ? n / t->wall_s : 0));
+	return o;
+}
+
 static void
-print_result(const struct probe *pr, const struct smtp_session_result *res)
+print_result(const struct probe *pr, const struct smtp_session_result *res,
+    const struct probe_tally *tally)
 {
 	json_t *o = json_object();
 
@@ -261,6 +304,8 @@ print_result(const struct probe *pr, const struct smtp_session_result *res)
 	(void)json_object_set_new(
 	    o, "tls", res->tls ? tls_json(&res->tlsinfo) : json_null());
 	(void)json_object_set_new(o, "messages", msgs_json(pr, res));
+	if (tally != NULL)
+		(void)json_object_set_new(o, "repeat", tally_json(pr, tally));
 	(void)json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	(void)fputc('\n', stdout);
 	json_decref(o);
@@ -272,13 +317,68 @@ probe_done(struct smtp_session *s, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static double
+tv_s(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Run the session pr->repeat times in a row on one loop and one TLS
+ * context; the last session is returned for printing, *t gets the rest.
+ */
+static struct smtp_session *
+run_sessions(struct probe *pr, struct event_base *base, struct dane_ctx *ctx,
+    struct probe_tally *t)
+{
+	struct smtp_session *s = NULL;
+	const struct smtp_session_result *res;
+	struct rusage ru0, ru1;
+	double w0;
+	long long i;
+	int r;
+
+	(void)getrusage(RUSAGE_SELF, &ru0);
+	w0 = now_s();
+	for (i = 0; i < pr->repeat; i++) {
+		smtp_session_free(s);
+		if ((r = smtp_session_start(
+			 base, ctx, &pr->p, probe_done, base, &s)) < 0)
+			fatalx("smtp_session_start: %s", err_str(r));
+		(void)event_base_dispatch(base);
+		res = smtp_session_result(s);
+		if ((size_t)res->result <= SMTP_RESULT_SMTP_FAILED)
+			t->by_result[res->result]++;
+		if (res->tls && res->tlsinfo.authenticated)
+			t->authenticated++;
+		if (res->completed)
+			t->completed++;
+	}
+	t->wall_s = now_s() - w0;
+	(void)getrusage(RUSAGE_SELF, &ru1);
+	t->user_s = tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime);
+	t->sys_s = tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);
+	return s;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct probe pr;
+	static struct probe_tally tally;
 	struct event_base *base;
 	struct dane_ctx *ctx = NULL;
 	struct smtp_session *s = NULL;
+	bool repeat;
 	size_t i;
 	int r;
 
@@ -289,6 +389,9 @@ main(int argc, char **argv)
 	parse_args(&pr, argc, argv);
 	if (pr.port == 0)
 		usage();
+	repeat = pr.repeat > 0;
+	if (!repeat)
+		pr.repeat = 1;
 	if (pr.from != NULL && pr.probe_only && pr.nmsgs == 0) {
 		pr.msgs[0].data = NULL;
 		pr.nmsgs = 1;
@@ -308,11 +411,8 @@ main(int argc, char **argv)
 		fatalx("event_base_new");
 	if ((r = dane_ctx_new(&ctx)) < 0)
 		fatalx("dane_ctx_new: %s", err_str(r));
-	if ((r = smtp_session_start(base, ctx, &pr.p, probe_done, base, &s)) <
-	    0)
-		fatalx("smtp_session_start: %s", err_str(r));
-	(void)event_base_dispatch(base);
-	print_result(&pr, smtp_session_result(s));
+	s = run_sessions(&pr, base, ctx, &tally);
+	print_result(&pr, smtp_session_result(s), repeat ? &tally : NULL);
 	smtp_session_free(s);
 	dane_ctx_free(ctx);
 	event_base_free(base);

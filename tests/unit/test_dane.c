@@ -16,10 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "danemta/dane.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 static uint8_t d32[32], d31[31], d64[64], junk[40];
 

@@ -17,10 +17,7 @@
 #include "danemta/plan.h"
 #include "danemta/report.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 #define S DNSSEC_SECURE
 #define I DNSSEC_INSECURE

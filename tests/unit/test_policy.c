@@ -16,10 +16,7 @@
 #include "danemta/deliver.h"
 #include "danemta/policy.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 static void
 test_levels(void **state)

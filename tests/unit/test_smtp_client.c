@@ -18,10 +18,7 @@
 #include "danemta/buf.h"
 #include "danemta/smtp_client.h"
 #include "danemta/util.h"
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 
 struct body_case {
 	const char *in;

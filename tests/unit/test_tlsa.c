@@ -18,10 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-/* err.h's ERR_STATE clashes with OpenSSL's ERR_STATE typedef. */
-#define ERR_STATE DANEMTA_ERR_STATE
 #include "danemta/err.h"
-#undef ERR_STATE
 #include "danemta/buf.h"
 #include "danemta/dnssec.h"
 #include "danemta/tlsa.h"
