@@ -3,8 +3,9 @@
  * over RFC 5321): connect, greeting, EHLO, STARTTLS, a full TLS 1.3
  * handshake (no resumption), QUIT; N times in a row in one process.  Prints
  * sessions per second and the CPU (user + system, getrusage) per session.
- * It uses libssl and libcrypto only, so bench/handshake can put danemta's
- * client beside it; --tlsa makes OpenSSL's own DANE code do the verification.
+ * Its sessions use libssl and libcrypto only (libdanemta only parses the
+ * --tlsa text), so bench/handshake can put danemta's client beside it;
+ * --tlsa makes OpenSSL's own DANE code do the verification.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "danemta/tlsa.h"
 
 #define FLOOR_LINE_MAX 1024   /* one reply line (RFC 5321 §4.5.3.1.5: 512) */
 #define FLOOR_REPLY_MAX 16384 /* a whole multi-line reply */
@@ -102,46 +105,27 @@ parse_connect(struct floor_opts *o, const char *arg)
 	o->sin.sin_port = htons((uint16_t)number(colon + 1, 1, 65535));
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* "U S M HEX" as dig prints it; only the fields OpenSSL needs. */
+/* "U S M HEX" as dig prints it (tlsa_text_parse); the fields OpenSSL needs. */
 static void
 parse_tlsa(struct floor_opts *o, const char *arg)
 {
 	struct floor_tlsa *t;
-	unsigned u, s, m;
-	int off = 0, hi, lo;
-	const char *p;
+	struct tlsa_rr rr;
 
-	if (o->ntlsa >= FLOOR_TLSA_MAX)
+	if (o->ntlsa >= FLOOR_TLSA_MAX ||
+	    tlsa_text_parse(arg, strlen(arg), &rr) < 0)
 		usage();
-	t = &o->tlsa[o->ntlsa];
-	if (sscanf(arg, "%3u %3u %3u %n", &u, &s, &m, &off) != 3 || off == 0 ||
-	    u > 255 || s > 255 || m > 255)
+	if (rr.len == 0 || rr.len > sizeof(t->data)) {
+		tlsa_rr_clear(&rr);
 		usage();
-	t->usage = (uint8_t)u;
-	t->selector = (uint8_t)s;
-	t->mtype = (uint8_t)m;
-	for (p = arg + off; *p != '\0'; p += 2) {
-		hi = hexval((unsigned char)p[0]);
-		lo = p[1] != '\0' ? hexval((unsigned char)p[1]) : -1;
-		if (hi < 0 || lo < 0 || t->len >= sizeof(t->data))
-			usage();
-		t->data[t->len++] = (unsigned char)(hi << 4 | lo);
 	}
-	if (t->len == 0)
-		usage();
-	o->ntlsa++;
+	t = &o->tlsa[o->ntlsa++];
+	t->usage = rr.usage;
+	t->selector = rr.selector;
+	t->mtype = rr.mtype;
+	memcpy(t->data, rr.data, rr.len);
+	t->len = rr.len;
+	tlsa_rr_clear(&rr);
 	o->verify = FLOOR_VERIFY_DANE;
 }
 

@@ -146,6 +146,9 @@ const struct deliver_result *deliver_result(const struct deliver *d);
 /* Free an attempt; a running one is aborted without done.  NULL: no-op. */
 void deliver_free(struct deliver *d);
 
+/* Does this TLS mode forbid any downgrade (DANE, or TLS required)? */
+bool deliver_mode_mandatory(enum smtp_tls_mode m);
+
 /*
  * The walk's decision after one address's session (pure, for tests):
  * true when mail may flow over a session with this result; *next_host is

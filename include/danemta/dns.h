@@ -110,6 +110,9 @@ const char *dns_lookup_str(enum dns_lookup l);
 struct rbuf;
 int dns_name_parse(struct rbuf *rb, char *out, size_t outsz);
 
+/* Names equal, case-insensitively, ignoring one final dot on each side. */
+bool dns_name_eq(const char *a, const char *b);
+
 /*
  * RDATA parsers (hostile input, bounded, pure).  Each returns 0 or
  * -ERR_FORMAT / -ERR_TRUNCATED / -ERR_TOOBIG; trailing bytes are an error.

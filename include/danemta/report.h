@@ -35,4 +35,12 @@ json_t *report_check_json(const struct plan *p);
  */
 char *report_plan_text(const struct plan *p, bool verbose);
 
+/*
+ * A presented chain (dane.h, struct dane_info) as a new JSON array, leaf
+ * first, one object per certificate: depth, subject, issuer, spki_sha256,
+ * cert_sha256.  Caller json_decref()s it.
+ */
+struct dane_info;
+json_t *report_chain_json(const struct dane_info *ti);
+
 #endif

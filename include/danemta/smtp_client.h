@@ -32,6 +32,13 @@ enum smtp_tls_mode {
 	SMTP_TLS_NONE,		/* never STARTTLS */
 };
 
+/* How TLS begins on the connection. */
+enum smtp_tls_start {
+	SMTP_TLS_START_STARTTLS = 0, /* SMTP in plaintext, then STARTTLS */
+	SMTP_TLS_START_IMPLICIT, /* TLS at once, then the greeting (RFC 8314) */
+	SMTP_TLS_START_ONLY,	 /* TLS at once, close after the handshake */
+};
+
 /* RFC 5321 §4.5.3.2 timeouts, milliseconds. */
 struct smtp_timeouts {
 	unsigned int connect;  /* 30 s */
@@ -73,6 +80,9 @@ struct smtp_params {
 	const char *host; /* the MX host name, for logs and opportunistic SNI */
 	const char *helo_name; /* our EHLO name */
 	enum smtp_tls_mode mode;
+	/* STARTTLS by default; IMPLICIT and ONLY need a mode other than
+	 * NONE, ONLY allows no message (it never speaks SMTP) */
+	enum smtp_tls_start tls_start;
 	struct dane_params tls; /* base (sni), refids, usable TLSA */
 	struct smtp_timeouts timeouts;
 	const struct smtp_message *msgs;
@@ -138,10 +148,13 @@ struct smtp_session_result {
 	enum smtp_result result;
 	bool tls;		  /* a TLS session was established */
 	struct dane_info tlsinfo; /* valid when tls */
-	size_t tlsa_added;	  /* records OpenSSL accepted */
-	bool completed;	  /* ended with QUIT and its reply, or a clean close */
-	int error;	  /* 0 or the negative ERR_* that ended it */
-	char reason[512]; /* for people */
+	/* The certificates the server sent, leaf first (each up-ref'd), or
+	 * NULL before a handshake; owned and freed by the session. */
+	STACK_OF(X509) * peer_chain;
+	size_t tlsa_added; /* records OpenSSL accepted */
+	bool completed;	   /* ended with QUIT and its reply, or a clean close */
+	int error;	   /* 0 or the negative ERR_* that ended it */
+	char reason[512];  /* for people */
 	const char
 	    *tlsrpt_result; /* RFC 8460 result-type of a failure, or NULL */
 	bool ehlo_done;
@@ -176,6 +189,23 @@ const struct smtp_session_result *smtp_session_result(
  * NULL is a no-op.  May be called from within the done callback.
  */
 void smtp_session_free(struct smtp_session *s);
+
+#define SMTP_TARGET_HOST_MAX 254 /* a host name without the final dot, NUL */
+
+/* A server named on a command line. */
+struct smtp_target {
+	char host[SMTP_TARGET_HOST_MAX]; /* a name or an address literal */
+	uint16_t port;			 /* 0 when none was given */
+	bool literal;			 /* host is an IPv4 or IPv6 address */
+};
+
+/*
+ * Parse "HOST", "HOST:PORT", "[IPV6]" or "[IPV6]:PORT" (a bare IPv6
+ * literal has no port): HOST an IPv4 literal or a host name of LDH labels
+ * (one final dot allowed, dropped), PORT 1-65535 in decimal.  Pure.
+ * Returns 0 or -ERR_FORMAT; out is caller storage, cleared on entry.
+ */
+int smtp_target_parse(const char *s, size_t len, struct smtp_target *out);
 
 /*
  * Wire form of a body: CRLF line ends (bare LF and bare CR become CRLF),

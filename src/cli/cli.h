@@ -17,6 +17,7 @@ struct cli_command {
 int cmd_check(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_tlsa(int argc, char **argv);
+int tlsa_explain(int argc, char **argv);  /* tlsa_explain.c */
 int tlsa_verify(int argc, char **argv);	  /* tlsa_verify.c */
 int tlsa_rollover(int argc, char **argv); /* tlsa_rollover.c */
 int cmd_version(int argc, char **argv);

@@ -25,6 +25,7 @@
 #include "danemta/util.h"
 #include "danemta/err.h"
 #include "cli.h"
+#include "cli_util.h"
 #include "resolver_opts.h"
 
 #define SEND_MESSAGE_MAX ((size_t)35 << 20) /* 35 MB read from the input */
@@ -82,10 +83,8 @@ struct send_run {
 
 struct send_args {
 	struct dns_config dns;
-	struct plan_opts popts;
-	struct deliver_opts dopts;
-	enum policy_level level;
-	const char *policy_file, *from;
+	struct delivery_args d;
+	const char *from;
 	const char *const *inputs;
 	size_t ninputs;
 	const char *to[SEND_RCPTS_MAX];
@@ -127,14 +126,6 @@ usage(FILE *f)
 enum {
 	OPT_FROM = 0x2100,
 	OPT_TO,
-	OPT_POLICY,
-	OPT_POLICY_FILE,
-	OPT_PORT,
-	OPT_HELO,
-	OPT_TIMEOUT,
-	OPT_INSECURE_MX,
-	OPT_AUDIT,
-	OPT_NO_PLAIN,
 	OPT_JSON,
 };
 
@@ -156,63 +147,42 @@ addr_check(const char *s, bool null_ok)
 	return 0;
 }
 
+/* One option of send's own, or a delivery option (cli_util.h). */
 static int
 parse_opt(int ch, char *arg, struct send_args *a)
 {
 	const char *errstr = NULL;
-	long long n;
+	int r;
 
-	switch (ch) {
-	case OPT_FROM:
-		a->from = arg;
-		break;
-	case OPT_TO:
-		if (a->nto >= SEND_RCPTS_MAX) {
-			(void)fprintf(stderr, "danemta send: over %d --to\n",
-			    SEND_RCPTS_MAX);
-			return -1;
-		}
-		a->to[a->nto++] = arg;
-		break;
-	case OPT_POLICY:
-		if (policy_level_parse(arg, &a->level) < 0) {
-			(void)fprintf(stderr,
-			    "danemta send: --policy %s: unknown level\n", arg);
-			return -1;
-		}
-		break;
-	case OPT_POLICY_FILE:
-		a->policy_file = arg;
-		break;
-	case OPT_PORT:
-		a->popts.port = (uint16_t)strtonum(arg, 1, 65535, &errstr);
-		break;
-	case OPT_HELO:
-		a->dopts.helo_name = arg;
-		break;
-	case OPT_TIMEOUT:
-		n = strtonum(arg, 1, 3600, &errstr);
-		if (errstr == NULL)
-			smtp_timeouts_all(
-			    &a->dopts.timeouts, (unsigned int)n * 1000);
-		break;
-	case OPT_INSECURE_MX:
-		a->popts.dane_insecure_mx = true;
-		break;
-	case OPT_AUDIT:
-		a->dopts.audit = true;
-		break;
-	case OPT_NO_PLAIN:
-		a->dopts.no_plaintext_retry = true;
-		break;
-	case OPT_JSON:
-		a->json = true;
-		break;
-	case 'v':
-		a->verbose++;
-		break;
-	default:
+	if ((r = delivery_opt(ch, arg, &a->d, &errstr)) < 0 &&
+	    ch == DELIVERY_OPT_POLICY) {
+		(void)fprintf(
+		    stderr, "danemta send: --policy %s: unknown level\n", arg);
 		return -1;
+	}
+	if (r == 0) {
+		switch (ch) {
+		case OPT_FROM:
+			a->from = arg;
+			break;
+		case OPT_TO:
+			if (a->nto >= SEND_RCPTS_MAX) {
+				(void)fprintf(stderr,
+				    "danemta send: over %d --to\n",
+				    SEND_RCPTS_MAX);
+				return -1;
+			}
+			a->to[a->nto++] = arg;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case 'v':
+			a->verbose++;
+			break;
+		default:
+			return -1;
+		}
 	}
 	if (errstr != NULL) {
 		(void)fprintf(stderr, "danemta send: %s: %s\n", arg, errstr);
@@ -257,14 +227,14 @@ parse_args(int argc, char **argv, struct send_args *a)
 	static const struct option opts[] = {
 	    {"from", required_argument, NULL, OPT_FROM},
 	    {"to", required_argument, NULL, OPT_TO},
-	    {"policy", required_argument, NULL, OPT_POLICY},
-	    {"policy-file", required_argument, NULL, OPT_POLICY_FILE},
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"helo", required_argument, NULL, OPT_HELO},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"dane-insecure-mx", no_argument, NULL, OPT_INSECURE_MX},
-	    {"dane-audit", no_argument, NULL, OPT_AUDIT},
-	    {"no-plaintext-retry", no_argument, NULL, OPT_NO_PLAIN},
+	    {"policy", required_argument, NULL, DELIVERY_OPT_POLICY},
+	    {"policy-file", required_argument, NULL, DELIVERY_OPT_POLICY_FILE},
+	    {"port", required_argument, NULL, DELIVERY_OPT_PORT},
+	    {"helo", required_argument, NULL, DELIVERY_OPT_HELO},
+	    {"timeout", required_argument, NULL, DELIVERY_OPT_TIMEOUT},
+	    {"dane-insecure-mx", no_argument, NULL, DELIVERY_OPT_INSECURE_MX},
+	    {"dane-audit", no_argument, NULL, DELIVERY_OPT_AUDIT},
+	    {"no-plaintext-retry", no_argument, NULL, DELIVERY_OPT_NO_PLAIN},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
 	    RESOLVER_LONG_OPTIONS,
@@ -274,9 +244,7 @@ parse_args(int argc, char **argv, struct send_args *a)
 	int ch, r;
 
 	memset(a, 0, sizeof(*a));
-	deliver_opts_default(&a->dopts);
-	a->dopts.helo_name = SEND_HELO_DEFAULT;
-	a->level = POLICY_DANE;
+	delivery_args_init(&a->d, SEND_HELO_DEFAULT);
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		if ((r = resolver_opt(ch, optarg, &a->dns)) != 0) {
@@ -437,7 +405,7 @@ group_rcpts(struct send_run *run, const struct send_args *a,
 			run->ndoms++;
 			d->run = run;
 			(void)strlcpy(d->name, name, sizeof(d->name));
-			d->level = policy_lookup(table, name, a->level);
+			d->level = policy_lookup(table, name, a->d.level);
 		}
 		run->rcpts[i].addr = a->to[i];
 		run->rcpts[i].dom = d;
@@ -657,18 +625,11 @@ static int
 run_send(struct send_run *run, const struct send_args *a)
 {
 	struct event_base *base;
-	char *errmsg = NULL;
 	size_t i;
 	int r;
 
-	if ((base = event_base_new()) == NULL)
-		fatalx("send: cannot create the event loop");
-	if ((run->dns = dns_ctx_new(base, &a->dns, &errmsg)) == NULL) {
-		(void)fprintf(stderr, "danemta send: %s\n", errmsg);
-		free(errmsg);
-		event_base_free(base);
+	if (cli_loop_open("send", &a->dns, &base, &run->dns) < 0)
 		return EX_UNAVAILABLE;
-	}
 	if ((r = dane_ctx_new(&run->tls)) < 0)
 		fatalx("send: TLS: %s", err_str(r));
 	for (i = 0; i < run->ndoms; i++) {
@@ -681,9 +642,7 @@ run_send(struct send_run *run, const struct send_args *a)
 	if (run->running != 0)
 		fatalx("send: the event loop ended with %zu domains pending",
 		    run->running);
-	dns_ctx_free(run->dns);
-	dane_ctx_free(run->tls);
-	event_base_free(base);
+	cli_loop_free(base, run->dns, run->tls);
 	if (a->json)
 		report_json(run);
 	report_text(run);
@@ -696,25 +655,17 @@ cmd_send(int argc, char **argv)
 	static struct send_run run;
 	struct policy_table *table = NULL;
 	struct send_args a;
-	char err[POLICY_ERROR_MAX];
 	size_t i;
 	int r;
 
 	if ((r = parse_args(argc, argv, &a)) != EX_OK)
 		return r < 0 ? EX_OK : r;
-	if (a.verbose > 1)
-		log_set_level(LOG_LEVEL_DEBUG);
-	else if (a.verbose > 0)
-		log_set_level(LOG_LEVEL_INFO);
-	if (a.policy_file != NULL &&
-	    policy_table_load(a.policy_file, &table, err, sizeof(err)) < 0) {
-		(void)fprintf(
-		    stderr, "danemta send: %s: %s\n", a.policy_file, err);
-		return EX_CONFIG;
-	}
+	(void)cli_log_verbose(a.verbose);
+	if ((r = cli_policy_load("send", a.d.policy_file, &table)) != EX_OK)
+		return r;
 	memset(&run, 0, sizeof(run));
-	run.dopts = a.dopts;
-	run.popts = a.popts;
+	run.dopts = a.d.dopts;
+	run.popts = a.d.popts;
 	run.from = a.from;
 	if ((r = group_rcpts(&run, &a, table)) == EX_OK &&
 	    (r = read_messages(&run, &a)) == EX_OK)

@@ -1,6 +1,7 @@
 /*
- * danemta tlsa create: TLSA records from a certificate, a chain or a key,
- * as zone-file lines or JSON (RFC 6698 §2, RFC 7671 §5 and §8, RFC 7672
+ * danemta tlsa create: TLSA records from a certificate, a chain, a key or
+ * the chain a live server presents (tlsa_connect.c), as zone-file lines or
+ * JSON (RFC 6698 §2, RFC 7671 §5 and §8, RFC 7672
  * §3.1: 3 1 1 by default, 2 0 1 for issuers, current + next for rollovers).
  */
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include "danemta/tlsa.h"
 #include "danemta/util.h"
 #include "cli.h"
+#include "resolver_opts.h"
+#include "tlsa_connect.h"
 
 #define CREATE_RECORDS_MAX ((size_t)2 * TLSA_CHAIN_MAX)
 #define CREATE_SUBJECT_MAX 256
@@ -36,8 +39,11 @@ struct create {
 	uint8_t usage, selector, mtype;
 	bool ta, json, comments;
 	const char *host;
-	long long port, ttl; /* ttl < 0: none */
+	long long port, ttl;	  /* ttl < 0: none */
+	bool port_set, conn_opts; /* --port; an option of --connect */
 	const char *file, *next;
+	const char *connect; /* --connect HOST[:PORT], or NULL */
+	struct tlsa_connect conn;
 	struct record rec[CREATE_RECORDS_MAX];
 	size_t nrec;
 	const char *warn[CREATE_WARNINGS_MAX];
@@ -53,18 +59,30 @@ create_usage(FILE *f)
 	    "           [--next KEY|CERT] [--host NAME] [--port N] "
 	    "[--ttl SECONDS] [--json]\n"
 	    "           CERT|CHAIN|KEY|-\n"
+	    "       danemta tlsa create [OPTION]... --connect HOST[:PORT]\n"
+	    "           [--starttls smtp|none] [--sni NAME] "
+	    "[--timeout SECONDS]\n"
+	    "           [resolver options]\n"
 	    "  U, S, M: a number or an RFC 7218 name (dane-ee, spki, "
 	    "sha2-256...);\n"
 	    "  the default is 3 1 1, or 2 0 1 with --ta (one record per "
-	    "issuer).\n");
+	    "issuer).\n"
+	    "  --connect reads the chain the server presents: STARTTLS on "
+	    "ports 25\n"
+	    "  and 587, implicit TLS elsewhere (SMTP after it on 465 "
+	    "only).\n" RESOLVER_OPTS_USAGE);
 }
 
 static void
 tlsa_usage(FILE *f)
 {
 	(void)fprintf(f,
-	    "usage: danemta tlsa create [OPTION]... FILE\n"
-	    "Run 'danemta tlsa create --help' for the options, "
+	    "usage: danemta tlsa VERB [OPTION]... ARG...\n"
+	    "  create    TLSA records from a certificate, key or server\n"
+	    "  explain   how an SMTP client treats given TLSA records\n"
+	    "  rollover  is it safe to switch to a new certificate or key?\n"
+	    "  verify    do the published records match the live servers?\n"
+	    "Run 'danemta tlsa VERB --help' for its options, "
 	    "or see danemta-tlsa(1).\n");
 }
 
@@ -179,32 +197,31 @@ add_record(struct create *c, const char *file, const char *role, X509 *cert,
 
 /* The records of one input: its leaf or key, or with --ta its issuers. */
 static int
-generate(struct create *c, const char *file, const char *when)
+generate_from(
+    struct create *c, const char *file, struct tlsa_input *in, const char *when)
 {
-	struct tlsa_input in = {NULL, NULL};
 	char role[32];
-	int status, i, n;
+	int status = EX_OK, i, n;
 
-	if ((status = load(file, &in)) != EX_OK)
-		goto out;
 	if (c->ta) {
-		n = in.chain != NULL ? sk_X509_num(in.chain) : 0;
-		if (n < 2) {
-			status = errx_data(file,
-			    "--ta needs a chain with the issuer certificates "
-			    "after the leaf",
+		n = in->chain != NULL ? sk_X509_num(in->chain) : 0;
+		if (n < 2)
+			return errx_data(file,
+			    c->connect != NULL && strcmp(when, "current") == 0
+				? "--ta: the server sent no issuer "
+				  "certificate, only its own"
+				: "--ta needs a chain with the issuer "
+				  "certificates after the leaf",
 			    EX_DATAERR);
-			goto out;
-		}
 		for (i = 1; i < n && status == EX_OK; i++) {
 			(void)snprintf(
 			    role, sizeof(role), "%s issuer %d", when, i);
 			status = add_record(
-			    c, file, role, sk_X509_value(in.chain, i), NULL);
+			    c, file, role, sk_X509_value(in->chain, i), NULL);
 		}
-	} else if (in.chain != NULL) {
-		status =
-		    add_record(c, file, when, sk_X509_value(in.chain, 0), NULL);
+	} else if (in->chain != NULL) {
+		status = add_record(
+		    c, file, when, sk_X509_value(in->chain, 0), NULL);
 	} else if (c->selector != TLSA_SELECTOR_SPKI) {
 		(void)fprintf(stderr,
 		    "danemta: tlsa create: %s: a key gives "
@@ -212,10 +229,37 @@ generate(struct create *c, const char *file, const char *when)
 		    file);
 		status = EX_USAGE;
 	} else {
-		status = add_record(c, file, when, NULL, in.key);
+		status = add_record(c, file, when, NULL, in->key);
 	}
-out:
+	return status;
+}
+
+static int
+generate(struct create *c, const char *file, const char *when)
+{
+	struct tlsa_input in = {NULL, NULL};
+	int status;
+
+	if ((status = load(file, &in)) == EX_OK)
+		status = generate_from(c, file, &in, when);
 	tlsa_input_clear(&in);
+	return status;
+}
+
+/* The records of the chain the server presents. */
+static int
+generate_connect(struct create *c)
+{
+	struct tlsa_input in = {NULL, NULL};
+	char label[SMTP_TARGET_HOST_MAX + 16];
+	int status;
+
+	if ((status = tlsa_connect_fetch(&c->conn)) != EX_OK)
+		return status;
+	(void)snprintf(label, sizeof(label), "%s:%u", c->conn.target.host,
+	    c->conn.used_port);
+	in.chain = c->conn.chain;
+	status = generate_from(c, label, &in, "current");
 	return status;
 }
 
@@ -353,6 +397,50 @@ bad_usage(const char *what, const char *arg)
 	return EX_USAGE;
 }
 
+/* The --connect options: 1 when ch was one, 0 when not, -1 on a bad value. */
+static int
+connect_option(struct create *c, int ch, const char *arg)
+{
+	const char *errstr = NULL;
+
+	switch (ch) {
+	case 'c':
+		if (smtp_target_parse(arg, strlen(arg), &c->conn.target) < 0) {
+			(void)bad_usage(
+			    "--connect: expected HOST[:PORT] or [IPV6]:PORT, "
+			    "not",
+			    arg);
+			return -1;
+		}
+		c->connect = arg;
+		return 1;
+	case 'S':
+		if (tlsa_connect_starttls_parse(arg, &c->conn.starttls) < 0) {
+			(void)bad_usage(
+			    "--starttls: expected smtp or none, not", arg);
+			return -1;
+		}
+		return 1;
+	case 'N':
+		if (!hostname_ok(arg)) {
+			(void)bad_usage("--sni: bad host name", arg);
+			return -1;
+		}
+		c->conn.sni = arg;
+		return 1;
+	case 'T':
+		c->conn.timeout = (unsigned int)strtonum(
+		    arg, 1, CONNECT_TIMEOUT_MAX, &errstr);
+		if (errstr != NULL) {
+			(void)bad_usage(
+			    "--timeout: expected 1 to 600 seconds, not", arg);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* Option values into c; EX_OK or EX_USAGE. */
 static int
 parse_options(struct create *c, int argc, char **argv)
@@ -367,17 +455,30 @@ parse_options(struct create *c, int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"ttl", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"starttls", required_argument, NULL, 'S'},
+	    {"sni", required_argument, NULL, 'N'},
+	    {"timeout", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
+	    RESOLVER_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *errstr;
 	bool set_u = false, set_s = false, set_m = false;
 	uint8_t u = 0, s = 0, m = 0;
-	int ch;
+	int ch, r;
 
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "u:s:m:h", opts, NULL)) != -1) {
+		if ((r = resolver_opt(ch, optarg, &c->conn.dns)) == 0)
+			r = connect_option(c, ch, optarg);
+		if (r < 0)
+			return EX_USAGE;
+		if (r > 0) {
+			c->conn_opts |= ch != 'c';
+			continue;
+		}
 		switch (ch) {
 		case 'u':
 			if (tlsa_usage_parse(optarg, &u) < 0)
@@ -409,6 +510,7 @@ parse_options(struct create *c, int argc, char **argv)
 			c->port = strtonum(optarg, 1, 65535, &errstr);
 			if (errstr != NULL)
 				return bad_usage("bad port", optarg);
+			c->port_set = true;
 			break;
 		case 't':
 			c->ttl = strtonum(optarg, 0, 2147483647, &errstr);
@@ -439,14 +541,22 @@ check_options(struct create *c, int argc, char **argv)
 {
 	char num[8];
 
-	if (optind + 1 != argc) {
+	if (c->connect != NULL && optind != argc)
+		return bad_usage(
+		    "--connect takes no input file, but got", argv[optind]);
+	if (c->connect == NULL && c->conn_opts)
+		return bad_usage(
+		    "--starttls, --sni, --timeout and the resolver "
+		    "options need",
+		    "--connect");
+	if (c->connect == NULL && optind + 1 != argc) {
 		(void)fprintf(stderr,
 		    "danemta: tlsa create: expected one "
 		    "input file\n");
 		create_usage(stderr);
 		return EX_USAGE;
 	}
-	c->file = argv[optind];
+	c->file = c->connect != NULL ? c->connect : argv[optind];
 	(void)snprintf(num, sizeof(num), "%u", c->usage);
 	if (c->ta && c->usage != TLSA_USAGE_DANE_TA &&
 	    c->usage != TLSA_USAGE_PKIX_TA)
@@ -481,8 +591,18 @@ tlsa_create(int argc, char **argv)
 	if ((status = check_options(c, argc, argv)) != EX_OK)
 		goto out;
 	c->comments = c->ta || c->next != NULL;
-	if ((status = generate(c, c->file, "current")) != EX_OK)
+	if (c->connect != NULL) {
+		c->conn.port = c->port_set ? (uint16_t)c->port : 0;
+		if ((status = generate_connect(c)) != EX_OK)
+			goto out;
+		/* The owner follows the server unless --host/--port say. */
+		if (!c->port_set)
+			c->port = c->conn.used_port;
+		if (c->host == NULL && !c->conn.target.literal)
+			c->host = c->conn.target.host;
+	} else if ((status = generate(c, c->file, "current")) != EX_OK) {
 		goto out;
+	}
 	if (c->next != NULL && (status = generate(c, c->next, "next")) != EX_OK)
 		goto out;
 	if (c->host != NULL)
@@ -496,6 +616,7 @@ tlsa_create(int argc, char **argv)
 out:
 	for (i = 0; i < c->nrec; i++)
 		tlsa_rr_clear(&c->rec[i].rr);
+	tlsa_connect_clear(&c->conn);
 	free(owner);
 	free(c);
 	return status;
@@ -506,6 +627,7 @@ static const struct {
 	int (*run)(int, char **);
 } tlsa_verbs[] = {
     {"create", tlsa_create},
+    {"explain", tlsa_explain},
     {"rollover", tlsa_rollover},
     {"verify", tlsa_verify},
 };

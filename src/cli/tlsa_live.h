@@ -14,6 +14,7 @@
 #include "danemta/diag.h"
 #include "danemta/dns.h"
 #include "danemta/plan.h"
+#include "resolver_opts.h"
 
 #define LIVE_ADDRS_MAX ((size_t)PLAN_HOSTS_MAX * PLAN_ADDRS_MAX)
 #define LIVE_TIMEOUT_DEFAULT 30 /* seconds per SMTP step */
@@ -42,6 +43,40 @@ struct tlsa_live {
  * or TLS context) or EX_USAGE (an invalid name), with lv->error set.
  */
 int tlsa_live_run(struct tlsa_live *lv);
+
+/* getopt_long values of the options both commands take. */
+enum {
+	LIVE_OPT_PORT = 0x1200, /* --port N */
+	LIVE_OPT_TIMEOUT,	/* --timeout SECONDS */
+	LIVE_OPT_BAD,		/* tlsa_live_getopt(): a bad value */
+};
+
+/* clang-format off */
+/* The end of both commands' struct option tables. */
+#define LIVE_LONG_OPTIONS_END \
+	{"port", required_argument, NULL, LIVE_OPT_PORT}, \
+	{"timeout", required_argument, NULL, LIVE_OPT_TIMEOUT}, \
+	{"help", no_argument, NULL, 'h'}, \
+	RESOLVER_LONG_OPTIONS, \
+	{NULL, 0, NULL, 0}
+/* clang-format on */
+
+/*
+ * Handle one getopt_long() result: a resolver option (resolver_opts.h),
+ * --port or --timeout.  Returns 1 when ch was one of them (lv updated), 0
+ * when not, -1 on a bad value: *errstr says why (the caller prints it), or
+ * is NULL when the message is already on stderr.
+ */
+int tlsa_live_opt(int ch, char *arg, struct tlsa_live *lv, const char **errstr);
+
+/*
+ * getopt_long() that handles the options of tlsa_live_opt() itself: the
+ * next other option, -1 at the end, or LIVE_OPT_BAD after a bad value
+ * (*errstr as tlsa_live_opt() sets it).  The caller resets optind first.
+ */
+struct option;
+int tlsa_live_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *opts, struct tlsa_live *lv, const char **errstr);
 void tlsa_live_clear(struct tlsa_live *lv);
 
 /* A (usage, selector, mtype) group's state at one address. */

@@ -462,42 +462,31 @@ roll_judge(struct roll *ro, json_t *o, struct wbuf *wb)
 static int
 roll_parse(int argc, char **argv, struct roll *ro)
 {
-	enum { O_CERT = 0x2200, O_KEY, O_PORT, O_STATE, O_JSON, O_TIMEOUT };
+	enum { O_CERT = 0x2200, O_KEY, O_STATE, O_JSON };
 	static const struct option opts[] = {
 	    {"new-cert", required_argument, NULL, O_CERT},
 	    {"new-key", required_argument, NULL, O_KEY},
-	    {"port", required_argument, NULL, O_PORT},
 	    {"state-dir", required_argument, NULL, O_STATE},
 	    {"json", no_argument, NULL, O_JSON},
-	    {"timeout", required_argument, NULL, O_TIMEOUT},
-	    {"help", no_argument, NULL, 'h'},
-	    RESOLVER_LONG_OPTIONS,
-	    {NULL, 0, NULL, 0},
+	    LIVE_LONG_OPTIONS_END,
 	};
 	const char *errstr = NULL;
-	int ch, r;
+	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((r = resolver_opt(ch, optarg, &ro->lv.dns)) != 0) {
-			if (r < 0)
-				return EX_USAGE;
-			continue;
-		}
-		if (ch == O_CERT)
+	while ((ch = tlsa_live_getopt(
+		    argc, argv, "h", opts, &ro->lv, &errstr)) != -1) {
+		if (ch == LIVE_OPT_BAD) {
+			if (errstr == NULL)
+				return EX_USAGE; /* already said */
+		} else if (ch == O_CERT)
 			ro->cert_file = optarg;
 		else if (ch == O_KEY)
 			ro->key_file = optarg;
-		else if (ch == O_PORT)
-			ro->lv.port =
-			    (uint16_t)strtonum(optarg, 1, 65535, &errstr);
 		else if (ch == O_STATE)
 			ro->state_dir = optarg;
 		else if (ch == O_JSON)
 			ro->json = true;
-		else if (ch == O_TIMEOUT)
-			ro->lv.timeout = (unsigned int)strtonum(
-			    optarg, 1, LIVE_TIMEOUT_MAX, &errstr);
 		else if (ch == 'h') {
 			roll_usage(stdout);
 			return -1;

@@ -77,47 +77,6 @@ deliver_verdict_str(enum deliver_verdict v)
 	return verdict_names[v];
 }
 
-void
-deliver_opts_default(struct deliver_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->level = POLICY_DANE;
-	o->helo_name = "localhost";
-	smtp_timeouts_default(&o->timeouts);
-}
-
-static bool
-mode_mandatory(enum smtp_tls_mode m)
-{
-	return m == SMTP_TLS_DANE || m == SMTP_TLS_REQUIRED;
-}
-
-bool
-deliver_decide(enum smtp_tls_mode mode, enum smtp_result r,
-    bool plaintext_retry, bool *next_host, bool *retry_plain)
-{
-	*next_host = false;
-	*retry_plain = false;
-	if (smtp_result_usable(r))
-		return true;
-	switch (r) {
-	case SMTP_RESULT_DANE_FAILED:
-	case SMTP_RESULT_STARTTLS_MISSING:
-	case SMTP_RESULT_TLS_FAILED:
-		/* RFC 7672 §2.2.3: where TLSA applies this host gets
-		 * nothing; go to the next MX, not the next address. */
-		if (mode_mandatory(mode))
-			*next_host = true;
-		else if (r == SMTP_RESULT_TLS_FAILED &&
-		    mode == SMTP_TLS_OPPORTUNISTIC && plaintext_retry)
-			*retry_plain = true;
-		break;
-	default:
-		break;
-	}
-	return false;
-}
-
 /* ---- small helpers ---- */
 
 static void reason_add(struct deliver *d, const char *fmt, ...)
@@ -672,7 +631,8 @@ walk_next(struct deliver *d)
 			d->apos = 0;
 			continue;
 		}
-		if (d->failed_dane != NULL && !mode_mandatory(dh->mode) &&
+		if (d->failed_dane != NULL &&
+		    !deliver_mode_mandatory(dh->mode) &&
 		    d->res.warning[0] == '\0') {
 			(void)snprintf(d->res.warning, sizeof(d->res.warning),
 			    "DANE: %s failed, %s has no DANE: delivering "
@@ -726,7 +686,7 @@ probe_evaluate(struct deliver *d)
 			for (k = 0; k < d->res.nrcpts; k++)
 				d->res.rcpts[k] = t->rc[k];
 			if (d->failed_dane != NULL &&
-			    !mode_mandatory(dh->mode)) {
+			    !deliver_mode_mandatory(dh->mode)) {
 				d->res.downgrade = true;
 				(void)snprintf(d->res.warning,
 				    sizeof(d->res.warning),

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/event.h>
 #include <unbound.h>
@@ -96,60 +95,6 @@ rcode_str(int rcode)
 }
 
 /* ---- RDATA parsers: hostile input ---- */
-
-static bool
-name_char_plain(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-int
-dns_name_parse(struct rbuf *rb, char *out, size_t outsz)
-{
-	struct wbuf wb;
-	const uint8_t *lab;
-	size_t wire = 0, i, nlabels = 0;
-	uint8_t n;
-	int r;
-
-	if (outsz < 2)
-		return -ERR_TOOBIG;
-	out[0] = '\0';
-	wbuf_init(&wb, outsz - 1);
-	for (;;) {
-		if ((r = rbuf_get_u8(rb, &n)) < 0)
-			goto out;
-		wire += 1 + (size_t)n;
-		r = -ERR_FORMAT;
-		if (n > 63) /* compression pointer or reserved type */
-			goto out;
-		r = -ERR_TOOBIG;
-		if (wire > 255 || ++nlabels > 128)
-			goto out;
-		if (n == 0)
-			break;
-		if ((r = rbuf_get_ref(rb, n, &lab)) < 0)
-			goto out;
-		if (nlabels > 1 && (r = wbuf_addc(&wb, '.')) < 0)
-			goto out;
-		for (i = 0; i < n; i++) {
-			r = name_char_plain(lab[i])
-			    ? wbuf_addc(&wb, lab[i])
-			    : wbuf_printf(&wb, "\\%03u", (unsigned int)lab[i]);
-			if (r < 0)
-				goto out;
-		}
-	}
-	if (wb.len == 0 && (r = wbuf_addc(&wb, '.')) < 0)
-		goto out;
-	memcpy(out, wb.data, wb.len);
-	out[wb.len] = '\0';
-	r = 0;
-out:
-	wbuf_clear(&wb);
-	return r;
-}
 
 int
 dns_rdata_mx(
@@ -268,18 +213,6 @@ q_fail(struct dns_q *q, const char *error)
 	q_free(q);
 }
 
-static bool
-same_name(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > 1 && a[la - 1] == '.')
-		la--;
-	if (lb > 1 && b[lb - 1] == '.')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 /* Sort a ub_result into lookup + status (checklist §1.1). */
 static void
 classify(int err, const struct ub_result *res, struct dns_answer *a, char *ebuf,
@@ -353,7 +286,7 @@ on_ub_result(void *arg, int err, struct ub_result *res)
 		a.nrdata = n;
 	}
 	if (res != NULL && res->canonname != NULL &&
-	    !same_name(res->canonname, q->name) &&
+	    !dns_name_eq(res->canonname, q->name) &&
 	    a.lookup != DNS_LOOKUP_ERROR) {
 		canon = xstrdup(res->canonname);
 		/* Presentation form without the final dot, as everywhere here. */

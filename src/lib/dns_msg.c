@@ -2,7 +2,9 @@
  * Bounded DNS message parser (RFC 1035 §4.1, §4.1.4 compression) for the
  * RRSIG facts of an answer (RFC 4034 §3.1): inception, expiration,
  * original TTL, signer.  Every read goes through an rbuf; pointers may only
- * point backwards and are capped, so a hostile message cannot loop.
+ * point backwards and are capped, so a hostile message cannot loop.  The
+ * one wire-name parser of the library lives here: compressed names in whole
+ * messages, uncompressed ones in libunbound's RDATA (dns_name_parse).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <strings.h>
 
 #include "danemta/buf.h"
+#include "danemta/dns.h"
 #include "danemta/dns_msg.h"
 #include "danemta/err.h"
 
@@ -39,10 +42,13 @@ add_label(struct wbuf *wb, const uint8_t *lab, size_t n)
 	return 0;
 }
 
-/* One label (or pointer) at cur; *done set at the root label. */
+/*
+ * One label (or pointer, when compressed) at cur; *done set at the root
+ * label.  Without compression a pointer is a bad label type.
+ */
 static int
-name_step(struct rbuf *cur, struct rbuf *rb, size_t *limit, size_t *ptrs,
-    size_t *wire, struct wbuf *wb, bool *done)
+name_step(struct rbuf *cur, struct rbuf *rb, bool compressed, size_t *limit,
+    size_t *ptrs, size_t *wire, struct wbuf *wb, bool *done)
 {
 	const uint8_t *lab;
 	size_t start = cur->pos, target;
@@ -51,7 +57,7 @@ name_step(struct rbuf *cur, struct rbuf *rb, size_t *limit, size_t *ptrs,
 
 	if ((r = rbuf_get_u8(cur, &n)) < 0)
 		return r;
-	if ((n & 0xc0) == 0xc0) {
+	if (compressed && (n & 0xc0) == 0xc0) {
 		if ((r = rbuf_get_u8(cur, &lo)) < 0)
 			return r;
 		if (*ptrs == 0)
@@ -83,8 +89,9 @@ name_step(struct rbuf *cur, struct rbuf *rb, size_t *limit, size_t *ptrs,
 	return add_label(wb, lab, n);
 }
 
-int
-dns_msg_name(struct rbuf *rb, char *out, size_t outsz)
+/* A wire name at rb's cursor; pointers are followed only when compressed. */
+static int
+name_parse(struct rbuf *rb, bool compressed, char *out, size_t outsz)
 {
 	struct rbuf cur = *rb;
 	struct wbuf wb;
@@ -98,8 +105,8 @@ dns_msg_name(struct rbuf *rb, char *out, size_t outsz)
 	wbuf_init(&wb, outsz - 1);
 	/* 128 labels + DNS_MSG_PTR_MAX pointers bound the loop */
 	for (steps = 0; !done && steps < 128 + DNS_MSG_PTR_MAX + 1; steps++)
-		if ((r = name_step(
-			 &cur, rb, &limit, &ptrs, &wire, &wb, &done)) < 0)
+		if ((r = name_step(&cur, rb, compressed, &limit, &ptrs, &wire,
+			 &wb, &done)) < 0)
 			goto out;
 	r = -ERR_FORMAT;
 	if (!done)
@@ -114,6 +121,18 @@ dns_msg_name(struct rbuf *rb, char *out, size_t outsz)
 out:
 	wbuf_clear(&wb);
 	return r;
+}
+
+int
+dns_msg_name(struct rbuf *rb, char *out, size_t outsz)
+{
+	return name_parse(rb, true, out, outsz);
+}
+
+int
+dns_name_parse(struct rbuf *rb, char *out, size_t outsz)
+{
+	return name_parse(rb, false, out, outsz);
 }
 
 int
@@ -133,9 +152,8 @@ dns_msg_header_parse(const uint8_t *msg, size_t len, struct dns_msg_header *out)
 	return 0;
 }
 
-/* Names equal, case-insensitively, ignoring one final dot on each side. */
-static bool
-name_eq(const char *a, const char *b)
+bool
+dns_name_eq(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
@@ -227,7 +245,7 @@ dns_msg_rrsigs(const uint8_t *msg, size_t len, const char *owner, uint16_t type,
 			if ((r = rrsig_parse(msg, len, rb.pos, rdlen, &s)) < 0)
 				return r;
 			if (s.type_covered == type &&
-			    (owner == NULL || name_eq(name, owner)) &&
+			    (owner == NULL || dns_name_eq(name, owner)) &&
 			    *n < max) {
 				(void)snprintf(
 				    s.owner, sizeof(s.owner), "%s", name);

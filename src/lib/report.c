@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "danemta/buf.h"
+#include "danemta/dane.h"
 #include "danemta/report.h"
 #include "danemta/util.h"
 
@@ -316,4 +317,20 @@ report_plan_text(const struct plan *p, bool verbose)
 	(void)wbuf_printf(&wb, "%s: policy %s (%s)\n", p->domain,
 	    plan_policy_str(p->policy), p->reason);
 	return wbuf_steal(&wb);
+}
+
+json_t *
+report_chain_json(const struct dane_info *ti)
+{
+	json_t *chain = json_array();
+	size_t i;
+
+	for (i = 0; i < ti->nchain; i++)
+		(void)json_array_append_new(chain,
+		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "depth", (int)i,
+			"subject", ti->chain[i].subject, "issuer",
+			ti->chain[i].issuer, "spki_sha256",
+			ti->chain[i].spki_sha256, "cert_sha256",
+			ti->chain[i].cert_sha256));
+	return chain;
 }

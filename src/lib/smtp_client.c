@@ -2,12 +2,15 @@
  * The SMTP client session on libevent bufferevents: connection, greeting,
  * EHLO/HELO, STARTTLS (RFC 3207) through the OpenSSL filter, the reply
  * reader, the timeouts of RFC 5321 §4.5.3.2 and the downgrade rules of
- * RFC 7672 §2.2 and §3 for one connection.  Transactions: smtp_txn.c.
+ * RFC 7672 §2.2 and §3 for one connection; implicit TLS (RFC 8314 §3.3)
+ * and a TLS-only handshake for reading a server's chain.  Transactions:
+ * smtp_txn.c.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "danemta/buf.h"
 #include "danemta/err.h"
@@ -379,14 +383,45 @@ log_dane_outcome(struct smtp_session *s)
 		    ti->tlsrpt_result);
 }
 
+/* A failure after the handshake: QUIT when SMTP has been spoken. */
+static void
+fail_after_handshake(
+    struct smtp_session *s, enum smtp_result r, int err, const char *reason)
+{
+	if (s->p.tls_start == SMTP_TLS_START_STARTTLS)
+		smtp_sess_fail_quit(s, r, err, "%s", reason);
+	else
+		smtp_sess_abort(s, r, err, "%s", reason);
+}
+
+/* After the handshake of implicit TLS: the greeting, or the end. */
+static void
+after_implicit_handshake(struct smtp_session *s)
+{
+	if (s->p.tls_start == SMTP_TLS_START_ONLY) {
+		s->res.completed = true;
+		session_finish(s);
+		return;
+	}
+	s->state = ST_GREETING;
+	smtp_sess_timer(s, s->p.timeouts.greeting);
+	/* The greeting may have come with the handshake's last flight. */
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		session_read_cb(s->bev, s);
+}
+
 static void
 on_handshake(struct smtp_session *s)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 	struct dane_info *ti = &s->res.tlsinfo;
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	char why[sizeof(s->res.reason)];
 
 	s->in_tls = true;
 	s->res.tls = true;
+	if (chain != NULL && s->res.peer_chain == NULL)
+		s->res.peer_chain = X509_chain_up_ref(chain);
 	(void)dane_info_get(ssl, &s->p.tls, ti);
 	log_info(
 	    "Connection is now using TLS (%s, %s)", ti->version, ti->cipher);
@@ -394,11 +429,12 @@ on_handshake(struct smtp_session *s)
 		log_dane_outcome(s);
 		if (!ti->authenticated) {
 			s->res.tlsrpt_result = ti->tlsrpt_result;
-			smtp_sess_fail_quit(s, SMTP_RESULT_DANE_FAILED,
-			    -ERR_TLS,
+			(void)snprintf(why, sizeof(why),
 			    "DANE authentication of %s failed: %s (%ld); "
 			    "nothing is sent",
 			    s->p.tls.sni, ti->verify_error, ti->verify_code);
+			fail_after_handshake(
+			    s, SMTP_RESULT_DANE_FAILED, -ERR_TLS, why);
 			return;
 		}
 		s->res.result = SMTP_RESULT_DANE_AUTHENTICATED;
@@ -409,6 +445,10 @@ on_handshake(struct smtp_session *s)
 		s->res.result = s->p.mode == SMTP_TLS_REQUIRED
 		    ? SMTP_RESULT_TLS_UNAUTHENTICATED
 		    : SMTP_RESULT_TLS;
+	}
+	if (s->p.tls_start != SMTP_TLS_START_STARTTLS) {
+		after_implicit_handshake(s);
+		return;
 	}
 	memset(&s->ehlo, 0, sizeof(s->ehlo));
 	send_ehlo(s);
@@ -514,11 +554,16 @@ tls_error_str(struct bufferevent *bev, char *dst, size_t dstsz)
 	unsigned long e;
 
 	dst[0] = '\0';
+	/* libevent also queues SSL_get_error()'s small codes (library 0),
+	 * which print as "error:00000001:lib(0)"; only real reasons count. */
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		ERR_error_string_n(e, dst, dstsz);
+		if (ERR_GET_LIB(e) != 0)
+			ERR_error_string_n(e, dst, dstsz);
 	if (dst[0] == '\0')
-		(void)strlcpy(
-		    dst, "connection closed during the handshake", dstsz);
+		(void)strlcpy(dst,
+		    "connection closed during the handshake, or no TLS "
+		    "from the server",
+		    dstsz);
 }
 
 static void
@@ -529,7 +574,10 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	int saved = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (s->state == ST_CONNECTING) {
+		if (s->state == ST_CONNECTING &&
+		    s->p.tls_start != SMTP_TLS_START_STARTTLS) {
+			start_tls(s);
+		} else if (s->state == ST_CONNECTING) {
 			s->state = ST_GREETING;
 			smtp_sess_timer(s, s->p.timeouts.greeting);
 		} else if (s->state == ST_HANDSHAKE) {
@@ -620,6 +668,11 @@ params_check(const struct smtp_params *p)
 	if (p->mode == SMTP_TLS_DANE &&
 	    (p->tls.sni == NULL || p->tls.sni[0] == '\0'))
 		return -ERR_USAGE;
+	if (p->tls_start > SMTP_TLS_START_ONLY ||
+	    (p->tls_start != SMTP_TLS_START_STARTTLS &&
+		p->mode == SMTP_TLS_NONE) ||
+	    (p->tls_start == SMTP_TLS_START_ONLY && p->nmsgs > 0))
+		return -ERR_USAGE;
 	for (i = 0; i < p->nmsgs; i++) {
 		if (p->msgs[i].from == NULL ||
 		    p->msgs[i].nrcpts > SMTP_RCPTS_MAX ||
@@ -679,8 +732,12 @@ smtp_session_start(struct event_base *base, struct dane_ctx *ctx,
 	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_info("Connecting to [%s]:%u (%s)", p->address, p->port,
 	    p->addr_dnssec ? "DNSSEC" : "no DNSSEC");
-	log_debug("smtp: [%s]:%u: mode %s, TLSA base %s", p->address, p->port,
-	    mode_str(p->mode), p->tls.sni != NULL ? p->tls.sni : "-");
+	log_debug("smtp: [%s]:%u: mode %s%s, TLSA base %s", p->address, p->port,
+	    mode_str(p->mode),
+	    p->tls_start == SMTP_TLS_START_STARTTLS	  ? ""
+		: p->tls_start == SMTP_TLS_START_IMPLICIT ? " (implicit TLS)"
+							  : " (TLS only)",
+	    p->tls.sni != NULL ? p->tls.sni : "-");
 	s->state = ST_CONNECTING;
 	smtp_sess_timer(s, p->timeouts.connect);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, sslen) <
@@ -711,8 +768,118 @@ smtp_session_free(struct smtp_session *s)
 		event_free(s->timer);
 	smtp_reply_parser_clear(&s->parser);
 	wbuf_clear(&s->body);
+	if (s->res.peer_chain != NULL)
+		sk_X509_pop_free(s->res.peer_chain, X509_free);
 	for (i = 0; i < s->res.nmsgs; i++)
 		free(s->res.msgs[i].rcpts);
 	free(s->res.msgs);
 	free(s);
+}
+
+/* A host name of LDH labels, 1-63 octets each, no final dot. */
+static bool
+target_name_ok(const char *h, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || len >= SMTP_TARGET_HOST_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (h[i] == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)h[i]) ||
+		    (h[i] == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0 && h[len - 1] != '-';
+}
+
+/* "1" to "65535", decimal digits only: 0 or -ERR_FORMAT. */
+static int
+target_port(const char *s, size_t len, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 5 || s[0] == '0')
+		return -ERR_FORMAT;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -ERR_FORMAT;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v > 65535)
+		return -ERR_FORMAT;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int
+target_parse(const char *s, size_t len, struct smtp_target *out)
+{
+	const char *host = s, *colon, *end;
+	unsigned char bin[16];
+	size_t hlen = len;
+	bool dotted;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len >= SMTP_TARGET_HOST_MAX + 8 ||
+	    memchr(s, '\0', len) != NULL)
+		return -ERR_FORMAT;
+	if (s[0] == '[') {
+		if ((end = memchr(s, ']', len)) == NULL)
+			return -ERR_FORMAT;
+		host = s + 1;
+		hlen = (size_t)(end - host);
+		if (end + 1 < s + len &&
+		    (end[1] != ':' ||
+			target_port(end + 2, (size_t)(s + len - end - 2),
+			    &out->port) < 0))
+			return -ERR_FORMAT;
+		if (hlen == 0 || hlen >= sizeof(out->host))
+			return -ERR_FORMAT;
+		memcpy(out->host, host, hlen);
+		if (inet_pton(AF_INET6, out->host, bin) != 1)
+			return -ERR_FORMAT;
+		out->literal = true;
+		return 0;
+	}
+	colon = memchr(s, ':', len);
+	if (colon != NULL &&
+	    memchr(colon + 1, ':', (size_t)(s + len - colon - 1)) == NULL) {
+		hlen = (size_t)(colon - s);
+		if (target_port(colon + 1, len - hlen - 1, &out->port) < 0)
+			return -ERR_FORMAT;
+	}
+	/* The final dot of an absolute name is dropped. */
+	if ((dotted = hlen > 1 && host[hlen - 1] == '.'))
+		hlen--;
+	if (hlen == 0 || hlen >= sizeof(out->host))
+		return -ERR_FORMAT;
+	memcpy(out->host, host, hlen);
+	if (inet_pton(AF_INET6, out->host, bin) == 1 ||
+	    inet_pton(AF_INET, out->host, bin) == 1) {
+		if (dotted)
+			return -ERR_FORMAT;
+		out->literal = true;
+		return 0;
+	}
+	return target_name_ok(out->host, hlen) ? 0 : -ERR_FORMAT;
+}
+
+int
+smtp_target_parse(const char *s, size_t len, struct smtp_target *out)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = target_parse(s, len, out)) < 0)
+		memset(out, 0, sizeof(*out));
+	return r;
 }

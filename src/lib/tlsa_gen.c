@@ -79,6 +79,26 @@ check_params(uint8_t selector, uint8_t mtype)
 	return 0;
 }
 
+/*
+ * The record over der (the selected part, len octets) when r is 0; frees
+ * der either way.  Returns r or associate()'s error, out cleared on error.
+ */
+static int
+record_from_der(unsigned char *der, int len, int r, uint8_t usage,
+    uint8_t selector, uint8_t mtype, struct tlsa_rr *out)
+{
+	if (r == 0) {
+		out->usage = usage;
+		out->selector = selector;
+		out->mtype = mtype;
+		r = associate(der, (size_t)len, mtype, out);
+	}
+	OPENSSL_free(der);
+	if (r < 0)
+		tlsa_rr_clear(out);
+	return r;
+}
+
 int
 tlsa_from_cert(X509 *cert, uint8_t usage, uint8_t selector, uint8_t mtype,
     struct tlsa_rr *out)
@@ -89,17 +109,8 @@ tlsa_from_cert(X509 *cert, uint8_t usage, uint8_t selector, uint8_t mtype,
 	memset(out, 0, sizeof(*out));
 	if (cert == NULL || check_params(selector, mtype) < 0)
 		return -ERR_USAGE;
-	if ((r = cert_selected(cert, selector, &der, &len)) < 0)
-		goto out;
-	out->usage = usage;
-	out->selector = selector;
-	out->mtype = mtype;
-	r = associate(der, (size_t)len, mtype, out);
-out:
-	OPENSSL_free(der);
-	if (r < 0)
-		tlsa_rr_clear(out);
-	return r;
+	r = cert_selected(cert, selector, &der, &len);
+	return record_from_der(der, len, r, usage, selector, mtype, out);
 }
 
 int
@@ -113,19 +124,9 @@ tlsa_from_pubkey(EVP_PKEY *key, uint8_t usage, uint8_t selector, uint8_t mtype,
 	if (key == NULL || selector != TLSA_SELECTOR_SPKI ||
 	    check_params(selector, mtype) < 0)
 		return -ERR_USAGE;
-	if ((len = i2d_PUBKEY(key, &der)) <= 0 || der == NULL) {
-		r = -ERR_CRYPTO;
-		goto out;
-	}
-	out->usage = usage;
-	out->selector = selector;
-	out->mtype = mtype;
-	r = associate(der, (size_t)len, mtype, out);
-out:
-	OPENSSL_free(der);
-	if (r < 0)
-		tlsa_rr_clear(out);
-	return r;
+	len = i2d_PUBKEY(key, &der);
+	r = len <= 0 || der == NULL ? -ERR_CRYPTO : 0;
+	return record_from_der(der, len, r, usage, selector, mtype, out);
 }
 
 bool

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("DANEMTA_BIN", str(REPO / "build" / "src" / "cli" / "danemta"))
+BIN = os.environ.get("DANEMTA_BIN", str(REPO / os.environ.get("DANEMTA_BUILD", "build")
+                                         / "src" / "cli" / "danemta"))
 HOST = "mx.example.test"
 OWNER = "_25._tcp.mx.example.test."
 
@@ -328,8 +329,10 @@ def test_key_cannot_give_selector_0(pki):
 def test_help_and_dispatch():
     p = subprocess.run([BIN, "tlsa", "create", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--selector" in p.stdout
+    assert "--connect HOST[:PORT]" in p.stdout and "--starttls smtp|none" in p.stdout
     p = subprocess.run([BIN, "help", "tlsa"], capture_output=True, text=True)
-    assert p.returncode == 0 and "tlsa create" in p.stdout
+    assert p.returncode == 0 and "tlsa VERB" in p.stdout
+    assert "\n  create " in p.stdout
     p = subprocess.run([BIN, "tlsa"], capture_output=True, text=True)
     assert p.returncode == EX_USAGE
     p = subprocess.run([BIN, "tlsa", "frobnicate"], capture_output=True, text=True)

@@ -17,6 +17,7 @@
 
 #include "danemta/dane.h"
 #include "danemta/log.h"
+#include "danemta/report.h"
 #include "danemta/smtp_client.h"
 #include "danemta/tlsa.h"
 #include "danemta/util.h"
@@ -192,8 +193,7 @@ parse_args(struct probe *pr, int argc, char **argv)
 static json_t *
 tls_json(const struct dane_info *ti)
 {
-	json_t *o = json_object(), *chain = json_array();
-	size_t i;
+	json_t *o = json_object();
 
 	(void)json_object_set_new(o, "version", json_string(ti->version));
 	(void)json_object_set_new(o, "cipher", json_string(ti->cipher));
@@ -212,14 +212,7 @@ tls_json(const struct dane_info *ti)
 	    o, "matched_depth", json_integer(ti->matched_depth));
 	(void)json_object_set_new(o, "peername",
 	    ti->peername[0] ? json_string(ti->peername) : json_null());
-	for (i = 0; i < ti->nchain; i++)
-		(void)json_array_append_new(chain,
-		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "depth", (int)i,
-			"subject", ti->chain[i].subject, "issuer",
-			ti->chain[i].issuer, "spki_sha256",
-			ti->chain[i].spki_sha256, "cert_sha256",
-			ti->chain[i].cert_sha256));
-	(void)json_object_set_new(o, "chain", chain);
+	(void)json_object_set_new(o, "chain", report_chain_json(ti));
 	return o;
 }
 
