@@ -36,7 +36,6 @@
 #define CHECK_JOBS_MAX 1024
 #define CHECK_DOMAINS_MAX 1000000
 #define CHECK_LINE_MAX 1024
-#define CHECK_HELO_DEFAULT "localhost"
 
 static void check_start_more(struct check_run *run);
 
@@ -303,8 +302,9 @@ usage(FILE *f)
 	    "  --policy LEVEL      dane-only, dane (default), encrypt, may, "
 	    "none\n"
 	    "  --policy-file FILE  per-domain levels: 'domain level' per line\n"
-	    "  --helo NAME         our EHLO name (default " CHECK_HELO_DEFAULT
-	    ")\n"
+	    "  --helo NAME         our EHLO name (default: this host's "
+	    "name if fully\n"
+	    "                      qualified, else localhost)\n"
 	    "  --timeout SECONDS   every SMTP timeout (default 30)\n"
 	    "  --dane-audit        DANE failures do not stop the session\n"
 	    "  --no-plaintext-retry  no cleartext retry after a failed "
@@ -369,7 +369,7 @@ parse_args(int argc, char **argv, struct check_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->jobs = CHECK_JOBS_DEFAULT;
-	delivery_args_init(&a->d, CHECK_HELO_DEFAULT);
+	delivery_args_init(&a->d, cli_helo_default());
 	/* A check waits less than a sender: 30 s per step. */
 	smtp_timeouts_all(&a->d.dopts.timeouts, 30 * 1000);
 	optind = 0; /* glibc: a full reset, in case getopt ran before */

@@ -6,11 +6,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "danemta/log.h"
 #include "danemta/util.h"
 #include "cli.h"
 #include "cli_util.h"
+
+const char *
+cli_helo_default(void)
+{
+	static char name[256];
+	size_t i;
+
+	/* RFC 5321 §4.1.1.1: a fully qualified domain name, when we have one. */
+	if (gethostname(name, sizeof(name) - 1) != 0 ||
+	    strchr(name, '.') == NULL)
+		return "localhost";
+	for (i = 0; name[i] != '\0'; i++)
+		if (!(name[i] == '.' || name[i] == '-' ||
+			(name[i] >= '0' && name[i] <= '9') ||
+			(name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= 'A' && name[i] <= 'Z')))
+			return "localhost";
+	return name;
+}
 
 void
 delivery_args_init(struct delivery_args *a, const char *helo)

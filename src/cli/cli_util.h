@@ -38,6 +38,9 @@ struct delivery_args {
 	const char *policy_file;
 };
 
+/* This host's name when it is fully qualified, else "localhost". */
+const char *cli_helo_default(void);
+
 /* Defaults: deliver_opts_default(), level dane, EHLO name helo. */
 void delivery_args_init(struct delivery_args *a, const char *helo);
 

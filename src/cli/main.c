@@ -10,7 +10,7 @@ const struct cli_command cli_commands[] = {
     {"check", "check mail domains' DANE (--dns-only: DNS)", cmd_check},
     {"help", "show the commands, or a command's usage", cmd_help},
     {"send", "deliver a message to its recipients' MX hosts", cmd_send},
-    {"tlsa", "make TLSA records from a certificate or key", cmd_tlsa},
+    {"tlsa", "TLSA records: create, explain, verify, rollover", cmd_tlsa},
     {"version", "print the version and the libraries in use", cmd_version},
     {NULL, NULL, NULL},
 };

@@ -33,7 +33,6 @@
 #define SEND_MSGS_MAX 10000		    /* input files per run */
 #define SEND_READ_CHUNK ((size_t)64 << 10)
 #define PATH_MAX_SHOWN 1024 /* a file name in a report line */
-#define SEND_HELO_DEFAULT "localhost"
 
 struct send_domain;
 
@@ -120,7 +119,7 @@ usage(FILE *f)
 	    "dialogue\n" RESOLVER_OPTS_USAGE
 	    "exit: 0 all accepted, 75 some deferred, 69 some refused for "
 	    "good,\n64 usage, 66 no input (see danemta-send(1))\n",
-	    SEND_HELO_DEFAULT);
+	    cli_helo_default());
 }
 
 enum {
@@ -244,7 +243,7 @@ parse_args(int argc, char **argv, struct send_args *a)
 	int ch, r;
 
 	memset(a, 0, sizeof(*a));
-	delivery_args_init(&a->d, SEND_HELO_DEFAULT);
+	delivery_args_init(&a->d, cli_helo_default());
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		if ((r = resolver_opt(ch, optarg, &a->dns)) != 0) {

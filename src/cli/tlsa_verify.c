@@ -52,7 +52,7 @@ verify_usage(FILE *f)
 	    "days (default %d)\n" RESOLVER_OPTS_USAGE
 	    "exit: 0 every group matches at every address, 1 a group or every "
 	    "record\nfails, 2 no secure TLSA, 3 no address answered, 64 usage, "
-	    "69 resolver\nunavailable, 75 the TLSA lookup failed\n",
+	    "69 resolver\nunavailable, 75 a DNS lookup failed\n",
 	    LIVE_TIMEOUT_DEFAULT, DIAG_RRSIG_WARN_DAYS);
 }
 
@@ -218,12 +218,19 @@ verify_report(struct verify_args *va, const struct diag_list *dl)
 		if (p->hosts[i].tlsa_dnssec == DNSSEC_SECURE &&
 		    p->hosts[i].ntlsa > 0)
 			secure++;
-		if (p->hosts[i].tlsa_lookup == PLAN_LOOKUP_ERROR)
+		/* A failed TLSA, address or CNAME lookup: nothing to verify
+		 * yet, which is a temporary DNS failure, not "no TLSA". */
+		if (p->hosts[i].tlsa_lookup == PLAN_LOOKUP_ERROR ||
+		    p->hosts[i].mode == PLAN_MODE_SKIP)
 			broken++;
 		(void)wbuf_printf(&wb, "%s: %s, %zu TLSA record%s (%s)\n",
 		    p->hosts[i].name, plan_mode_str(p->hosts[i].mode),
 		    p->hosts[i].ntlsa, p->hosts[i].ntlsa == 1 ? "" : "s",
 		    p->hosts[i].reason);
+	}
+	if (p->mx_lookup == PLAN_LOOKUP_ERROR) {
+		broken++;
+		(void)wbuf_printf(&wb, "%s: %s\n", p->domain, p->reason);
 	}
 	for (i = 0; i < lv->naddrs; i++) {
 		(void)json_array_append_new(
@@ -248,7 +255,7 @@ verify_report(struct verify_args *va, const struct diag_list *dl)
 		  "does not hold"
 		: st == VERIFY_EXIT_NO_TLSA   ? "no secure TLSA RRset to verify"
 		: st == VERIFY_EXIT_UNREACHED ? "no address presented a chain"
-					      : "the TLSA lookup failed");
+					      : "a DNS lookup failed");
 	free(dt);
 	(void)json_object_set_new(o, "addresses", addrs);
 	(void)json_object_set_new(o, "diagnostics", diag_json(dl));

@@ -63,9 +63,8 @@ RECEIVERS = {
     "big": ("good", {"big_reply": {"stage": "greeting", "bytes": 10485760, "code": 220}}),
     "nul": ("good", {"raw": {"greeting": "220 mx1\u0000evil\r\n"}}),
     "code99": ("good", {"raw": {"ehlo": "99 hello\r\n"}}),
-    # plaintext: smtpd.py drops a ClientHello that arrives during its
-    # per-byte delay after the 220 to STARTTLS (reported to the lead)
     "bytepp": (None, {"byte_per_packet": {"delay": 0.001}}),
+    "bytepp-tls": ("good", {"byte_per_packet": {"delay": 0.001}}),
     "slow": ("good", {"stall": {"stage": "mail", "seconds": 30}}),
 }
 for _st in STAGES:
@@ -643,6 +642,18 @@ def test_byte_per_packet(world, certs, msgfile):
     assert out["messages"][1]["outcome"] == "ok"
     assert out["messages"][0]["outcome"] == "ok"
     assert len(mails(rc)) == n + 2
+
+
+def test_byte_per_packet_under_dane(world, certs, msgfile):
+    # Every reply, the 220 to STARTTLS included, one byte per packet: the
+    # reply assembly must hold across reads and before and after TLS.
+    rc = world["bytepp-tls"]
+    n = len(mails(rc))
+    out = probe(rc, mode="dane", records=[tlsa(certs, "good", 3, 1, 1)],
+                messages=[msgfile], timeout=30, wrapper=hostile_wrapper())
+    assert out["result"] == "dane-authenticated", out["reason"]
+    assert out["messages"][0]["outcome"] == "ok"
+    assert len(mails(rc)) == n + 1
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -273,3 +273,16 @@ def test_rollover_silent_server(danemta, world, tmp_path):
 def test_rollover_usage(danemta, world):
     r = danemta("tlsa", "rollover", "mx1.good.test")
     assert r.returncode == 64
+
+
+@pytest.mark.parametrize("opts", [("--mx", "example.com"), ("mx.example.com",)])
+def test_verify_dead_resolver_is_a_dns_failure(danemta, opts):
+    # A resolver that never answers: a temporary DNS failure (75) within the
+    # timeout, not "no TLSA published" (2).
+    t0 = time.monotonic()
+    r = danemta("tlsa", "verify", "--resolver", "127.0.0.9@9", "--dns-timeout", "2",
+                *opts, timeout=30)
+    assert r.returncode == 75, r.stdout + r.stderr
+    assert "a DNS lookup failed" in r.stdout
+    assert "timed out after 2 s" in r.stdout
+    assert time.monotonic() - t0 < 10

@@ -558,7 +558,10 @@ class Session:
             delay = float(bpp)
         for i in range(len(data)):
             await self.conn.write(data[i : i + 1])
-            if delay > 0:
+            # No pause after the last byte: the client may answer at once
+            # (a ClientHello after the 220 to STARTTLS must reach start_tls,
+            # not the plain-text buffer).
+            if delay > 0 and i + 1 < len(data):
                 await asyncio.sleep(delay)
 
     async def flood(self, spec):
