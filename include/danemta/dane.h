@@ -52,6 +52,12 @@ struct dane_params {
 int dane_ssl_new(struct dane_ctx *ctx, const struct dane_params *p, SSL **out,
     size_t *nadded);
 
+/*
+ * An X.509 name in RFC 2253 form, sanitised for logs, into dst (dstsz
+ * bytes, always NUL-terminated; "" when it cannot be printed).
+ */
+void dane_name_str(X509_NAME *name, char *dst, size_t dstsz);
+
 /* One certificate the server sent, leaf first. */
 struct dane_cert {
 	char subject[DANE_DN_MAX]; /* RFC 2253 form, sanitised */

@@ -15,6 +15,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
+#include "danemta/dane.h"
 #include "danemta/err.h"
 #include "danemta/buf.h"
 #include "danemta/log.h"
@@ -144,23 +145,6 @@ load(const char *file, struct tlsa_input *in)
 }
 
 static void
-describe_cert(X509 *x, char *dst, size_t dstsz)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p = NULL;
-	long n;
-
-	dst[0] = '\0';
-	if (bio == NULL)
-		return;
-	if (X509_NAME_print_ex(
-		bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(bio, &p)) > 0)
-		(void)log_sanitise(dst, dstsz, p, (size_t)n);
-	BIO_free(bio);
-}
-
-static void
 describe_key(EVP_PKEY *k, char *dst, size_t dstsz)
 {
 	const char *name = EVP_PKEY_get0_type_name(k);
@@ -182,7 +166,8 @@ add_record(struct create *c, const char *file, const char *role, X509 *cert,
 	if (cert != NULL) {
 		r = tlsa_from_cert(
 		    cert, c->usage, c->selector, c->mtype, &rec->rr);
-		describe_cert(cert, rec->subject, sizeof(rec->subject));
+		dane_name_str(X509_get_subject_name(cert), rec->subject,
+		    sizeof(rec->subject));
 	} else {
 		r = tlsa_from_pubkey(
 		    key, c->usage, c->selector, c->mtype, &rec->rr);

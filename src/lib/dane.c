@@ -157,7 +157,7 @@ out:
 	return r;
 }
 
-static void
+void
 dane_name_str(X509_NAME *name, char *dst, size_t dstsz)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
