@@ -132,8 +132,15 @@ addr_json(
 	(void)json_object_set_new(
 	    o, "result", json_string(smtp_result_str(a->result)));
 	(void)json_object_set_new(o, "reason", json_string(a->reason));
-	(void)wbuf_printf(wb, "  [%s] %s: %s\n", h->addrs[a->addr].address,
-	    smtp_result_str(a->result), a->reason);
+	/* The reason often only repeats the result: print it when it adds. */
+	if (a->reason == NULL ||
+	    strcmp(a->reason, smtp_result_str(a->result)) == 0)
+		(void)wbuf_printf(wb, "  [%s] %s\n", h->addrs[a->addr].address,
+		    smtp_result_str(a->result));
+	else
+		(void)wbuf_printf(wb, "  [%s] %s: %s\n",
+		    h->addrs[a->addr].address, smtp_result_str(a->result),
+		    a->reason);
 	if (a->tlsinfo != NULL && a->tlsinfo->nchain > 0) {
 		(void)json_object_set_new(o, "leaf_spki_sha256",
 		    json_string(a->tlsinfo->chain[0].spki_sha256));
