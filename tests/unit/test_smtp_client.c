@@ -120,7 +120,7 @@ test_session_start_refuses_bad_params(void **state)
 	int i;
 
 	assert_non_null(base);
-	for (i = 0; i < 11; i++) {
+	for (i = 0; i < 15; i++) {
 		params_ok(&p, &m);
 		switch (i) {
 		case 0:
@@ -156,6 +156,20 @@ test_session_start_refuses_bad_params(void **state)
 			break;
 		case 10:
 			p.mode = (enum smtp_tls_mode)42;
+			break;
+		case 11: /* TLS first, but the mode forbids TLS */
+			p.tls_start = SMTP_TLS_START_IMPLICIT;
+			p.mode = SMTP_TLS_NONE;
+			break;
+		case 12:
+			p.tls_start = SMTP_TLS_START_ONLY;
+			p.mode = SMTP_TLS_NONE;
+			break;
+		case 13: /* TLS only never reaches MAIL */
+			p.tls_start = SMTP_TLS_START_ONLY;
+			break;
+		case 14:
+			p.tls_start = (enum smtp_tls_start)7;
 			break;
 		}
 		assert_int_equal(

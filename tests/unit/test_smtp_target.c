@@ -12,8 +12,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <event2/event.h>
-
 #include "danemta/err.h"
 #include "danemta/smtp_client.h"
 
@@ -138,67 +136,12 @@ test_target_lengths(void **state)
 	assert_int_equal(strlen(t.host), 253);
 }
 
-static void
-done_never(struct smtp_session *s, void *arg)
-{
-	(void)s;
-	(void)arg;
-	fail_msg("done called for a refused session");
-}
-
-/* Implicit TLS and TLS-only combinations refused before anything runs. */
-static void
-test_tls_start_params(void **state)
-{
-	struct event_base *base = event_base_new();
-	struct smtp_session *s = (struct smtp_session *)1;
-	struct smtp_message m = {"", NULL, 0, NULL, 0};
-	struct smtp_params p;
-	int i;
-
-	(void)state;
-	assert_non_null(base);
-	for (i = 0; i < 4; i++) {
-		memset(&p, 0, sizeof(p));
-		p.address = "127.0.0.1";
-		p.port = 465;
-		p.helo_name = "client.test";
-		p.mode = SMTP_TLS_REQUIRED;
-		smtp_timeouts_default(&p.timeouts);
-		switch (i) {
-		case 0: /* TLS first, but the mode forbids TLS */
-			p.tls_start = SMTP_TLS_START_IMPLICIT;
-			p.mode = SMTP_TLS_NONE;
-			break;
-		case 1:
-			p.tls_start = SMTP_TLS_START_ONLY;
-			p.mode = SMTP_TLS_NONE;
-			break;
-		case 2: /* TLS only never reaches MAIL */
-			p.tls_start = SMTP_TLS_START_ONLY;
-			p.msgs = &m;
-			p.nmsgs = 1;
-			break;
-		case 3:
-			p.tls_start = (enum smtp_tls_start)7;
-			break;
-		}
-		assert_int_equal(
-		    smtp_session_start(base, NULL, &p, done_never, NULL, &s),
-		    -ERR_USAGE);
-		assert_null(s);
-	}
-	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 1);
-	event_base_free(base);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_target_table),
 	    cmocka_unit_test(test_target_lengths),
-	    cmocka_unit_test(test_tls_start_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
